@@ -1,0 +1,131 @@
+//! Errors of sending a request to a cluster.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use yardmaster_core::{Fault, GrpcCode};
+
+/// Why a cluster could not deliver a request or produce a response head.
+///
+/// Errors after the response head (a reset mid-stream) surface in the response body.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The cluster has no endpoint to send to.
+    #[error("cluster {cluster:?} has no available endpoint")]
+    NoEndpoint {
+        /// The cluster's name.
+        cluster: Arc<str>,
+    },
+    /// TCP connect or the HTTP/2 handshake failed or timed out.
+    #[error("cluster {cluster:?}: connecting to {endpoint} failed: {reason}")]
+    Connect {
+        /// The cluster's name.
+        cluster: Arc<str>,
+        /// The endpoint that could not be reached.
+        endpoint: SocketAddr,
+        /// What went wrong, for people.
+        reason: String,
+    },
+    /// The connection or stream failed before a response head arrived.
+    #[error("cluster {cluster:?}: request to {endpoint} failed: {source}")]
+    Request {
+        /// The cluster's name.
+        cluster: Arc<str>,
+        /// The endpoint the request was sent to.
+        endpoint: SocketAddr,
+        /// The transport error.
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    /// Like [`ClusterError::Request`], from a pooled HTTP/2 connection.
+    #[error("cluster {cluster:?}: request to {endpoint} failed: {source}")]
+    Stream {
+        /// The cluster's name.
+        cluster: Arc<str>,
+        /// The endpoint the request was sent to.
+        endpoint: SocketAddr,
+        /// The transport error.
+        #[source]
+        source: hyper::Error,
+    },
+}
+
+impl ClusterError {
+    pub(crate) fn connect_timeout(
+        cluster: &Arc<str>,
+        endpoint: SocketAddr,
+        after: Duration,
+    ) -> Self {
+        ClusterError::Connect {
+            cluster: cluster.clone(),
+            endpoint,
+            reason: format!("no connection after {after:?}"),
+        }
+    }
+
+    /// Whose fault the error is.
+    pub fn fault(&self) -> Fault {
+        match self {
+            ClusterError::NoEndpoint { .. } | ClusterError::Connect { .. } => Fault::Upstream,
+            ClusterError::Request { source, .. } => {
+                transport_fault(std::error::Error::source(source), source.is_connect())
+            }
+            ClusterError::Stream { source, .. } => transport_fault(Some(source), false),
+        }
+    }
+
+    /// The gRPC status a client should see, per the gRPC spec's mapping of transport
+    /// failures: unreachable is UNAVAILABLE, a stream reset maps by its HTTP/2 code.
+    pub fn grpc_code(&self) -> GrpcCode {
+        if self.fault() == Fault::Downstream {
+            return GrpcCode::Cancelled;
+        }
+        match self {
+            ClusterError::NoEndpoint { .. } | ClusterError::Connect { .. } => GrpcCode::Unavailable,
+            ClusterError::Request { source, .. } => h2_reason(std::error::Error::source(source))
+                .map_or(GrpcCode::Unavailable, GrpcCode::from_h2_reason),
+            ClusterError::Stream { source, .. } => {
+                h2_reason(Some(source)).map_or(GrpcCode::Unavailable, GrpcCode::from_h2_reason)
+            }
+        }
+    }
+
+    /// Whether nothing reached the upstream application, so sending the request again
+    /// (to another endpoint) cannot do the work twice.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClusterError::NoEndpoint { .. } | ClusterError::Connect { .. } => true,
+            ClusterError::Request { source, .. } => source.is_connect(),
+            ClusterError::Stream { source, .. } => h2_reason(Some(source)) == Some(0x7),
+        }
+    }
+}
+
+/// A failure that started on the downstream side (its request body broke) is the
+/// client's; everything else in transport is the upstream's.
+fn transport_fault(source: Option<&(dyn std::error::Error + 'static)>, is_connect: bool) -> Fault {
+    if is_connect {
+        return Fault::Upstream;
+    }
+    let user_body = source
+        .and_then(|e| e.downcast_ref::<hyper::Error>())
+        .is_some_and(|e| e.is_user() || e.is_body_write_aborted());
+    if user_body {
+        Fault::Downstream
+    } else {
+        Fault::Upstream
+    }
+}
+
+/// The HTTP/2 error code somewhere in an error's source chain.
+pub(crate) fn h2_reason(error: Option<&(dyn std::error::Error + 'static)>) -> Option<u32> {
+    let mut current = error;
+    while let Some(e) = current {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.reason().map(u32::from);
+        }
+        current = e.source();
+    }
+    None
+}

@@ -1,0 +1,23 @@
+//! Yardmaster's configuration file: the serde model, loading with precise error
+//! locations, and validation.
+//!
+//! Owns turning a YAML file into a [`Config`] that is known to be consistent: every
+//! referenced cluster exists, names are unique, listeners do not overlap, each route has
+//! exactly one action and a name. It does not own what the configuration means at run time
+//! (see `route`, `cluster`, `proxy`).
+//!
+//! Errors name the file, line, column and field path, e.g.
+//! `gateway.yaml:14:7: clusters[1].endpoints[0]: invalid socket address syntax`, and every
+//! semantic error is reported in one pass.
+
+pub mod duration;
+mod load;
+mod model;
+mod pattern;
+mod socket_addr;
+mod source_map;
+mod validate;
+
+pub use load::{from_str, load, ConfigError, LoadError};
+pub use model::*;
+pub use pattern::Pattern;

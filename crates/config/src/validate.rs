@@ -1,0 +1,150 @@
+//! Rules that serde cannot check while parsing: cross-references, uniqueness, overlapping
+//! listeners, and the shape of each route. Also fills in defaults that depend on other
+//! fields (route names) and normalises header names to lower case.
+
+mod route;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::model::{ClusterConfig, Config};
+
+/// Problems found, as `(field path, message)`; empty when the configuration is valid.
+pub(crate) type Problems = Vec<(String, String)>;
+
+/// Checks every rule and reports every violation, in no particular order. Fills in missing
+/// route names as `<listener>#<index>` and lower-cases header names in `match.headers`.
+pub(crate) fn validate(config: &mut Config) -> Problems {
+    let mut problems = Problems::new();
+    if config.listeners.is_empty() {
+        problems.push((
+            "listeners".to_owned(),
+            "at least one listener is required".to_owned(),
+        ));
+    }
+    check_unique_names(
+        "listener",
+        "listeners",
+        config.listeners.iter().map(|l| l.name.as_str()),
+        &mut problems,
+    );
+    check_unique_names(
+        "cluster",
+        "clusters",
+        config.clusters.iter().map(|c| c.name.as_str()),
+        &mut problems,
+    );
+    check_overlaps(config, &mut problems);
+    for (i, cluster) in config.clusters.iter().enumerate() {
+        check_cluster(&format!("clusters[{i}]"), cluster, &mut problems);
+    }
+    let clusters: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
+    for (i, listener) in config.listeners.iter_mut().enumerate() {
+        route::check_routes(
+            &format!("listeners[{i}]"),
+            listener,
+            &clusters,
+            &mut problems,
+        );
+    }
+    problems
+}
+
+/// Names must be non-empty and unique within their section (`listeners`, `clusters`).
+fn check_unique_names<'a>(
+    kind: &str,
+    section: &str,
+    names: impl Iterator<Item = &'a str>,
+    problems: &mut Problems,
+) {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, name) in names.enumerate() {
+        let path = format!("{section}[{i}].name");
+        if name.is_empty() {
+            problems.push((path, format!("{kind} name must not be empty")));
+        } else if let Some(j) = first.get(name) {
+            let message = format!(
+                "{kind} name {name:?} is already used by {section}[{j}]; names must be unique"
+            );
+            problems.push((path, message));
+        } else {
+            first.insert(name, i);
+        }
+    }
+}
+
+/// No two listeners (the admin listener included) may bind the same address.
+fn check_overlaps(config: &Config, problems: &mut Problems) {
+    let admin = config
+        .admin
+        .iter()
+        .map(|a| ("admin.listen".to_owned(), a.listen));
+    let listeners = config
+        .listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("listeners[{i}].listen"), l.listen));
+    let all: Vec<(String, SocketAddr)> = admin.chain(listeners).collect();
+    for (i, (path, addr)) in all.iter().enumerate() {
+        let earlier = all
+            .iter()
+            .take(i)
+            .find(|(_, other)| is_overlap(*addr, *other));
+        if let Some((other_path, other)) = earlier {
+            let message =
+                format!("{addr} overlaps {other} of {other_path}; give each listener its own port");
+            problems.push((path.clone(), message));
+        }
+    }
+}
+
+/// Whether binding both addresses would conflict: the same port (other than 0, which picks a
+/// free port) on the same IP, or with either one the unspecified address (all interfaces).
+fn is_overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.port() != 0
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+fn check_cluster(path: &str, cluster: &ClusterConfig, problems: &mut Problems) {
+    if cluster.endpoints.is_empty() {
+        problems.push((
+            format!("{path}.endpoints"),
+            "a cluster needs at least one endpoint (e.g. `endpoints: [127.0.0.1:50051]`)"
+                .to_owned(),
+        ));
+    }
+    for (i, endpoint) in cluster.endpoints.iter().enumerate() {
+        if endpoint.port() == 0 {
+            problems.push((
+                format!("{path}.endpoints[{i}]"),
+                format!("{endpoint} has port 0; write the port the endpoint listens on"),
+            ));
+        }
+    }
+    if cluster.connect_timeout.is_zero() {
+        problems.push((
+            format!("{path}.connect_timeout"),
+            "connect_timeout must be greater than 0 (e.g. 2s)".to_owned(),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn overlap_needs_same_port_and_shared_ip() {
+        assert!(is_overlap(addr("127.0.0.1:80"), addr("127.0.0.1:80")));
+        assert!(is_overlap(addr("0.0.0.0:80"), addr("127.0.0.1:80")));
+        assert!(is_overlap(addr("[::1]:80"), addr("[::]:80")));
+        assert!(!is_overlap(addr("127.0.0.1:80"), addr("127.0.0.2:80")));
+        assert!(!is_overlap(addr("127.0.0.1:80"), addr("127.0.0.1:81")));
+        assert!(!is_overlap(addr("0.0.0.0:0"), addr("0.0.0.0:0")));
+    }
+}

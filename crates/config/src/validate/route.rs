@@ -1,0 +1,261 @@
+//! Rules for one listener's routes: a single action, known clusters, well-formed match
+//! conditions and rewrites, unique names.
+
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+
+use http::uri::Authority;
+use http::{HeaderName, HeaderValue};
+
+use super::Problems;
+use crate::model::{
+    DenyConfig, ForwardConfig, HeaderMatchConfig, ListenerConfig, MatchConfig, PathMatchConfig,
+    RouteConfig,
+};
+use yardmaster_core::GrpcCode;
+
+/// Checks every route of the listener at `path` (`listeners[i]`) and fills in missing names.
+pub(super) fn check_routes(
+    path: &str,
+    listener: &mut ListenerConfig,
+    clusters: &[&str],
+    problems: &mut Problems,
+) {
+    for (i, route) in listener.routes.iter_mut().enumerate() {
+        let route_path = format!("{path}.routes[{i}]");
+        check_route(&route_path, route, clusters, problems);
+        check_match(&route_path, &mut route.matcher, problems);
+    }
+    name_routes(path, listener, problems);
+}
+
+fn check_route(path: &str, route: &RouteConfig, clusters: &[&str], problems: &mut Problems) {
+    match (&route.forward, &route.deny) {
+        (None, None) => problems.push((
+            path.to_owned(),
+            "route has no action; give it exactly one of `forward` or `deny`".to_owned(),
+        )),
+        (Some(_), Some(_)) => problems.push((
+            path.to_owned(),
+            "route has both `forward` and `deny`; keep exactly one of them".to_owned(),
+        )),
+        (Some(forward), None) => check_forward(path, forward, &route.matcher, clusters, problems),
+        (None, Some(deny)) => check_deny(&format!("{path}.deny"), deny, problems),
+    }
+}
+
+fn check_forward(
+    route: &str,
+    forward: &ForwardConfig,
+    matcher: &MatchConfig,
+    clusters: &[&str],
+    problems: &mut Problems,
+) {
+    let path = format!("{route}.forward");
+    if !clusters.contains(&forward.cluster.as_str()) {
+        let defined = if clusters.is_empty() {
+            "no clusters are defined (add one under `clusters`)".to_owned()
+        } else {
+            format!("defined clusters: {}", clusters.join(", "))
+        };
+        let message = format!("unknown cluster {:?}; {defined}", forward.cluster);
+        problems.push((format!("{path}.cluster"), message));
+    }
+    let Some(rewrite) = &forward.rewrite else {
+        return;
+    };
+    if let Some(prefix) = &rewrite.path_prefix {
+        let has_prefix_match = matcher.path.as_ref().is_some_and(|p| p.prefix.is_some());
+        let message = if !has_prefix_match {
+            Some("`path_prefix` replaces the prefix matched by `match.path.prefix`, and this route has none; add one or remove the rewrite".to_owned())
+        } else {
+            slash_problem(prefix)
+        };
+        problems.extend(message.map(|m| (format!("{path}.rewrite.path_prefix"), m)));
+    }
+    if let Some(host) = &rewrite.host {
+        let problem = host_problem(host).map(|m| (format!("{path}.rewrite.host"), m));
+        problems.extend(problem);
+    }
+}
+
+fn check_deny(path: &str, deny: &DenyConfig, problems: &mut Problems) {
+    if !(100..=599).contains(&deny.http_status) {
+        problems.push((
+            format!("{path}.http_status"),
+            format!(
+                "{} is not an HTTP status; use 100..=599 (e.g. 403)",
+                deny.http_status
+            ),
+        ));
+    }
+    if deny.grpc_status == GrpcCode::Ok {
+        problems.push((
+            format!("{path}.grpc_status"),
+            "`ok` would report a denied call as successful; use an error code such as permission_denied".to_owned(),
+        ));
+    }
+}
+
+/// Checks the match conditions of the route at `route` and lower-cases header names.
+fn check_match(route: &str, matcher: &mut MatchConfig, problems: &mut Problems) {
+    let path = format!("{route}.match");
+    if let Some(authority) = &matcher.authority {
+        let problem = authority_problem(authority).map(|m| (format!("{path}.authority"), m));
+        problems.extend(problem);
+    }
+    for (what, pattern) in [("service", &matcher.service), ("method", &matcher.method)] {
+        if let Some(pattern) = pattern {
+            let problem =
+                name_pattern_problem(what, pattern).map(|m| (format!("{path}.{what}"), m));
+            problems.extend(problem);
+        }
+    }
+    if let Some(path_match) = &matcher.path {
+        check_path_match(&format!("{path}.path"), path_match, problems);
+    }
+    for (i, header) in matcher.headers.iter_mut().enumerate() {
+        check_header(&format!("{path}.headers[{i}]"), header, problems);
+    }
+}
+
+fn check_path_match(path: &str, path_match: &PathMatchConfig, problems: &mut Problems) {
+    let given: Vec<&str> = [
+        ("prefix", path_match.prefix.is_some()),
+        ("exact", path_match.exact.is_some()),
+        ("regex", path_match.regex.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, is_set)| is_set.then_some(key))
+    .collect();
+    if given.len() != 1 {
+        let found = match given.as_slice() {
+            [] => "none".to_owned(),
+            keys => keys.join(" and "),
+        };
+        let message =
+            format!("`path` needs exactly one of `prefix`, `exact` or `regex`, found {found}");
+        problems.push((path.to_owned(), message));
+    }
+    for (key, value) in [("prefix", &path_match.prefix), ("exact", &path_match.exact)] {
+        let problem = value.as_deref().and_then(slash_problem);
+        problems.extend(problem.map(|m| (format!("{path}.{key}"), m)));
+    }
+}
+
+fn check_header(path: &str, header: &mut HeaderMatchConfig, problems: &mut Problems) {
+    match HeaderName::from_bytes(header.name.as_bytes()) {
+        Ok(name) => header.name = name.as_str().to_owned(),
+        Err(_) => problems.push((
+            format!("{path}.name"),
+            format!(
+                "{:?} is not a valid header name (use letters, digits and -, e.g. x-tenant)",
+                header.name
+            ),
+        )),
+    }
+    if let Some(value) = &header.exact {
+        if HeaderValue::from_str(value).is_err() {
+            problems.push((
+                format!("{path}.exact"),
+                format!("{value:?} is not a valid header value (visible ASCII, spaces and tabs)"),
+            ));
+        }
+    }
+}
+
+/// Fills in `<listener>#<index>` for unnamed routes, then checks that names are unique.
+fn name_routes(path: &str, listener: &mut ListenerConfig, problems: &mut Problems) {
+    for (i, route) in listener.routes.iter_mut().enumerate() {
+        if route.name.is_none() {
+            route.name = Some(format!("{}#{i}", listener.name));
+        }
+    }
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, route) in listener.routes.iter().enumerate() {
+        let name = route.name.as_deref().unwrap_or_default();
+        let name_path = format!("{path}.routes[{i}].name");
+        if name.is_empty() {
+            let message = "route name must not be empty; leave `name` out for the default `<listener>#<index>`";
+            problems.push((name_path, message.to_owned()));
+        } else if let Some(j) = first.get(name) {
+            let message = format!("route name {name:?} is already used by {path}.routes[{j}]; names must be unique within a listener");
+            problems.push((name_path, message));
+        } else {
+            first.insert(name, i);
+        }
+    }
+}
+
+/// `prefix`, `exact` and `rewrite.path_prefix` are absolute paths.
+fn slash_problem(path: &str) -> Option<String> {
+    (!path.starts_with('/')).then(|| format!("{path:?} must start with \"/\" (e.g. \"/{path}\")"))
+}
+
+/// A host pattern is an exact host or `*.` followed by a domain suffix, without a port.
+fn authority_problem(pattern: &str) -> Option<String> {
+    const HINT: &str =
+        "write an exact host such as api.example.com or a suffix such as *.example.com";
+    let host = pattern.strip_prefix("*.").unwrap_or(pattern);
+    let is_ipv6 = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .is_some_and(|h| h.parse::<Ipv6Addr>().is_ok());
+    if is_ipv6 && host.len() == pattern.len() {
+        return None;
+    }
+    if host.contains('*') {
+        return Some(format!(
+            "{pattern:?} is not a host pattern: `*` is allowed only as a leading `*.`; {HINT}"
+        ));
+    }
+    if let Some((without_port, _)) = host.rsplit_once(':') {
+        let wildcard = if pattern.starts_with("*.") { "*." } else { "" };
+        return Some(format!(
+            "{pattern:?} has a port; `authority` matches the host only (write \"{wildcard}{without_port}\")"
+        ));
+    }
+    let is_label = |l: &str| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if !host.split('.').all(is_label) {
+        return Some(format!("{pattern:?} is not a host pattern; {HINT}"));
+    }
+    None
+}
+
+/// `service` and `method`: non-empty, `*` only at the end, and no `/` (the `/` separators of
+/// a gRPC path are not part of either name).
+fn name_pattern_problem(what: &str, pattern: &str) -> Option<String> {
+    let example = if what == "service" {
+        "users.v1.Users"
+    } else {
+        "GetUser"
+    };
+    if pattern.is_empty() {
+        return Some(format!(
+            "`{what}` must not be empty; leave it out to match every {what}"
+        ));
+    }
+    if pattern.find('*').is_some_and(|i| i + 1 != pattern.len()) {
+        return Some(format!(
+            "{pattern:?}: `*` is allowed only as the last character (e.g. \"{example}*\")"
+        ));
+    }
+    if pattern.contains('/') {
+        return Some(format!(
+            "{pattern:?} contains `/`; write the {what} name alone (e.g. \"{example}\")"
+        ));
+    }
+    None
+}
+
+/// A `rewrite.host` replaces `:authority`/`Host`, so it must be a valid authority.
+fn host_problem(host: &str) -> Option<String> {
+    let is_valid = HeaderValue::from_str(host).is_ok() && host.parse::<Authority>().is_ok();
+    (!is_valid).then(|| {
+        format!("{host:?} is not a valid host (write a host with an optional port, e.g. users.internal:8080)")
+    })
+}

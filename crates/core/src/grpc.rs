@@ -1,0 +1,183 @@
+//! gRPC status codes and the headers of the gRPC HTTP/2 protocol that every crate reads.
+
+use http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+/// `content-type` prefix that marks a gRPC call (`application/grpc`, `application/grpc+proto`, ...).
+pub const CONTENT_TYPE_PREFIX: &str = "application/grpc";
+
+/// The status codes of gRPC (`grpc-status`), named as in the gRPC spec.
+///
+/// In configuration they are written in `snake_case` (`permission_denied`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrpcCode {
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+impl GrpcCode {
+    const ALL: [GrpcCode; 17] = [
+        GrpcCode::Ok,
+        GrpcCode::Cancelled,
+        GrpcCode::Unknown,
+        GrpcCode::InvalidArgument,
+        GrpcCode::DeadlineExceeded,
+        GrpcCode::NotFound,
+        GrpcCode::AlreadyExists,
+        GrpcCode::PermissionDenied,
+        GrpcCode::ResourceExhausted,
+        GrpcCode::FailedPrecondition,
+        GrpcCode::Aborted,
+        GrpcCode::OutOfRange,
+        GrpcCode::Unimplemented,
+        GrpcCode::Internal,
+        GrpcCode::Unavailable,
+        GrpcCode::DataLoss,
+        GrpcCode::Unauthenticated,
+    ];
+
+    /// The code for a numeric `grpc-status`; numbers outside the spec are `Unknown`.
+    pub fn from_u32(code: u32) -> GrpcCode {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
+            .unwrap_or(GrpcCode::Unknown)
+    }
+
+    /// Parses the value of a `grpc-status` header or trailer.
+    pub fn from_header(value: &HeaderValue) -> GrpcCode {
+        std::str::from_utf8(value.as_bytes())
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok())
+            .map_or(GrpcCode::Unknown, GrpcCode::from_u32)
+    }
+
+    /// The numeric value of the code.
+    pub fn as_u32(self) -> u32 {
+        self as u32
+    }
+
+    /// The `grpc-status` header value of the code.
+    pub fn header_value(self) -> HeaderValue {
+        HeaderValue::from(self as u32)
+    }
+
+    /// The spec's upper-case name (`PERMISSION_DENIED`), as used in logs and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            GrpcCode::Ok => "OK",
+            GrpcCode::Cancelled => "CANCELLED",
+            GrpcCode::Unknown => "UNKNOWN",
+            GrpcCode::InvalidArgument => "INVALID_ARGUMENT",
+            GrpcCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            GrpcCode::NotFound => "NOT_FOUND",
+            GrpcCode::AlreadyExists => "ALREADY_EXISTS",
+            GrpcCode::PermissionDenied => "PERMISSION_DENIED",
+            GrpcCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            GrpcCode::FailedPrecondition => "FAILED_PRECONDITION",
+            GrpcCode::Aborted => "ABORTED",
+            GrpcCode::OutOfRange => "OUT_OF_RANGE",
+            GrpcCode::Unimplemented => "UNIMPLEMENTED",
+            GrpcCode::Internal => "INTERNAL",
+            GrpcCode::Unavailable => "UNAVAILABLE",
+            GrpcCode::DataLoss => "DATA_LOSS",
+            GrpcCode::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+
+    /// The code a client reports for an HTTP/2 `RST_STREAM` error code, per the
+    /// "Errors" section of the gRPC HTTP/2 protocol spec.
+    pub fn from_h2_reason(reason: u32) -> GrpcCode {
+        match reason {
+            // NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT,
+            // FRAME_SIZE_ERROR, COMPRESSION_ERROR, CONNECT_ERROR
+            0x0 | 0x1 | 0x2 | 0x3 | 0x4 | 0x6 | 0x9 | 0xa => GrpcCode::Internal,
+            // REFUSED_STREAM: nothing was processed, so the call may be retried.
+            0x7 => GrpcCode::Unavailable,
+            0x8 => GrpcCode::Cancelled,
+            // ENHANCE_YOUR_CALM
+            0xb => GrpcCode::ResourceExhausted,
+            // INADEQUATE_SECURITY
+            0xc => GrpcCode::PermissionDenied,
+            _ => GrpcCode::Unknown,
+        }
+    }
+}
+
+/// Whether the headers announce a gRPC call (`content-type: application/grpc...`).
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(CONTENT_TYPE_PREFIX.as_bytes()))
+}
+
+/// Percent-encodes a status message for `grpc-message`, as the gRPC spec requires:
+/// every byte outside printable ASCII, and `%` itself, becomes `%XX`.
+pub fn encode_message(message: &str) -> HeaderValue {
+    let mut out = String::with_capacity(message.len());
+    for &b in message.as_bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    // Only visible ASCII remains, which is always a valid header value.
+    HeaderValue::from_str(&out).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_numbers() {
+        for code in GrpcCode::ALL {
+            assert_eq!(GrpcCode::from_u32(code.as_u32()), code);
+            assert_eq!(GrpcCode::from_header(&code.header_value()), code);
+        }
+        assert_eq!(GrpcCode::from_u32(99), GrpcCode::Unknown);
+        assert_eq!(
+            GrpcCode::from_header(&HeaderValue::from_static("x")),
+            GrpcCode::Unknown
+        );
+    }
+
+    #[test]
+    fn message_is_percent_encoded() {
+        assert_eq!(encode_message("no route"), "no route");
+        assert_eq!(encode_message("50% ü\n"), "50%25 %C3%BC%0A");
+    }
+
+    #[test]
+    fn grpc_content_types_are_recognised() {
+        let mut headers = HeaderMap::new();
+        assert!(!is_grpc(&headers));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc+proto"),
+        );
+        assert!(is_grpc(&headers));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(!is_grpc(&headers));
+    }
+}

@@ -1,0 +1,82 @@
+//! Counting and logging a call once, when its response ends.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::Method;
+use prometheus_client::metrics::gauge::Gauge;
+
+use crate::metrics::CallCode;
+use crate::snapshot::RouteEntry;
+
+/// Everything needed to account for one call at its end. Created when the request
+/// arrives; finished by the response body (at its end, or when dropped early).
+#[derive(Debug)]
+pub(crate) struct CallRecord {
+    route: Arc<RouteEntry>,
+    started: Instant,
+    /// The status known from the response head; trailers may replace it.
+    code: CallCode,
+    streams: Gauge,
+    access: Option<Box<AccessLine>>,
+}
+
+/// Request facts for the access log, captured only when the log is on.
+#[derive(Debug)]
+pub(crate) struct AccessLine {
+    pub(crate) client: SocketAddr,
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) version: http::Version,
+}
+
+impl CallRecord {
+    /// Starts accounting for a call; `streams` is the listener's in-flight gauge, which
+    /// this record raises now and lowers when finished.
+    pub(crate) fn start(
+        route: Arc<RouteEntry>,
+        started: Instant,
+        code: CallCode,
+        streams: Gauge,
+        access: Option<Box<AccessLine>>,
+    ) -> CallRecord {
+        streams.inc();
+        CallRecord {
+            route,
+            started,
+            code,
+            streams,
+            access,
+        }
+    }
+
+    /// Counts the call with its final status (`None`: the one known from the head) and
+    /// writes the access-log line.
+    pub(crate) fn finish(self, code: Option<CallCode>) {
+        let code = code.unwrap_or(self.code);
+        let elapsed = self.started.elapsed();
+        self.route.counters.inc(code);
+        self.route.duration.observe(elapsed.as_secs_f64());
+        self.streams.dec();
+        if let Some(access) = &self.access {
+            let (grpc_status, http_status) = match code {
+                CallCode::Grpc(c) => (c.name(), 200),
+                CallCode::Http(s) => ("", s),
+            };
+            tracing::info!(
+                target: "yardmaster::access",
+                listener = %self.route.listener,
+                route = %self.route.name,
+                cluster = %self.route.cluster_name,
+                client = %access.client,
+                method = %access.method,
+                path = %access.path,
+                version = ?access.version,
+                http_status,
+                grpc_status,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+            );
+        }
+    }
+}

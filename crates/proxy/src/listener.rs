@@ -1,0 +1,162 @@
+//! The accept loop of a listener that was already bound: one task per connection,
+//! HTTP/1.1 and HTTP/2 detected per connection, optional TLS, bounded concurrency and
+//! graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::rt::{Read, Write};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::Edge;
+
+/// How long a client may take to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send an HTTP/1 request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Concurrent streams per downstream HTTP/2 connection: well above gRPC clients' usual
+/// 100, low enough that one connection cannot monopolise the gateway.
+const MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// Receive windows advertised to downstream clients (see the upstream side in `cluster`).
+const STREAM_WINDOW_BYTES: u32 = 2 << 20;
+const CONNECTION_WINDOW_BYTES: u32 = 8 << 20;
+
+/// How a listener serves its connections.
+#[derive(Clone)]
+pub struct ListenerSettings {
+    /// Terminate TLS with this acceptor (ALPN offers h2 and http/1.1).
+    pub tls: Option<TlsAcceptor>,
+    /// Connections served at once; further clients wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// After shutdown begins, how long open connections may finish their requests.
+    pub drain_timeout: Duration,
+}
+
+/// Accepts connections on `listener` until `shutdown` resolves, then stops accepting,
+/// asks every connection to finish (HTTP/2 GOAWAY, HTTP/1 close after the current
+/// response) and waits up to `drain_timeout` for them.
+pub async fn serve(
+    listener: TcpListener,
+    edge: Edge,
+    settings: ListenerSettings,
+    shutdown: impl Future<Output = ()>,
+) {
+    let builder = Arc::new(http_builder());
+    let graceful = GracefulShutdown::new();
+    let limit = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = limit.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, client)) => {
+                let connection = Connection {
+                    edge: edge.for_connection(client),
+                    builder: builder.clone(),
+                    watcher: graceful.watcher(),
+                    _permit: permit,
+                };
+                // Owned by `graceful`, which waits for it on shutdown.
+                tokio::spawn(connection.run(stream, settings.tls.clone()));
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(%error, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    drop(listener);
+    let open = graceful.count();
+    if tokio::time::timeout(settings.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(open, "drain timeout passed; closing remaining connections");
+    }
+}
+
+impl std::fmt::Debug for ListenerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerSettings")
+            .field("tls", &self.tls.is_some())
+            .field("max_connections", &self.max_connections)
+            .field("drain_timeout", &self.drain_timeout)
+            .finish()
+    }
+}
+
+fn http_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES);
+    builder
+}
+
+/// One accepted connection, served on its own task.
+struct Connection {
+    edge: Edge,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    watcher: Watcher,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, tls: Option<TlsAcceptor>) {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "setting TCP_NODELAY failed");
+        }
+        let gauge = self.edge.connections_gauge().clone();
+        gauge.inc();
+        match tls {
+            None => self.serve(TokioIo::new(stream)).await,
+            Some(acceptor) => {
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => self.serve(TokioIo::new(stream)).await,
+                    Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                }
+            }
+        }
+        gauge.dec();
+    }
+
+    async fn serve<I>(self, io: I)
+    where
+        I: Read + Write + Unpin + Send + 'static,
+    {
+        let service = TowerToHyperService::new(self.edge);
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(io, service)
+            .into_owned();
+        if let Err(error) = self.watcher.watch(connection).await {
+            // Clients that send garbage or vanish end here; they are not our failures.
+            tracing::debug!(%error, "downstream connection ended with an error");
+        }
+    }
+}

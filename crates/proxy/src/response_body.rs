@@ -1,0 +1,189 @@
+//! The body of every response the gateway sends downstream.
+//!
+//! Streams the upstream body frame by frame, and for gRPC calls turns what would otherwise
+//! be a stream reset (upstream reset, lost connection, expired deadline) into trailers
+//! with the matching `grpc-status`, so the client always learns why its call ended. When
+//! the response ends, or is dropped because the client went away, the call is counted and
+//! logged once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+use yardmaster_core::{grpc, Body, BoxError, GrpcCode};
+
+use crate::call_record::CallRecord;
+use crate::metrics::CallCode;
+
+/// A response body: upstream bytes passed through, or a body the gateway made.
+#[derive(Debug)]
+pub struct ProxyBody {
+    inner: Inner,
+    grpc: bool,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    record: Option<CallRecord>,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Upstream(Incoming),
+    Local(Body),
+    Done,
+}
+
+impl ProxyBody {
+    /// A body the gateway made (errors, admin-like answers).
+    pub(crate) fn local(body: Body) -> ProxyBody {
+        ProxyBody {
+            inner: Inner::Local(body),
+            grpc: false,
+            deadline: None,
+            record: None,
+        }
+    }
+
+    /// The upstream's body; `grpc` makes failures end in status trailers.
+    pub(crate) fn upstream(body: Incoming, grpc: bool) -> ProxyBody {
+        ProxyBody {
+            inner: Inner::Upstream(body),
+            grpc,
+            deadline: None,
+            record: None,
+        }
+    }
+
+    /// Ends the body with DEADLINE_EXCEEDED trailers at `deadline`.
+    pub(crate) fn with_deadline(mut self, deadline: tokio::time::Instant) -> ProxyBody {
+        self.deadline = Some(Box::pin(tokio::time::sleep_until(deadline)));
+        self
+    }
+
+    /// Counts and logs the call when the body ends.
+    pub(crate) fn with_record(mut self, record: CallRecord) -> ProxyBody {
+        self.record = Some(record);
+        self
+    }
+
+    fn finish(&mut self, code: Option<CallCode>) {
+        self.inner = Inner::Done;
+        self.deadline = None;
+        if let Some(record) = self.record.take() {
+            record.finish(code);
+        }
+    }
+
+    /// Ends a gRPC body with status trailers instead of an error.
+    fn fail(
+        &mut self,
+        code: GrpcCode,
+        message: &str,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.finish(Some(CallCode::Grpc(code)));
+        Poll::Ready(Some(Ok(Frame::trailers(status_trailers(code, message)))))
+    }
+}
+
+/// `grpc-status` and `grpc-message` as a trailer block.
+pub(crate) fn status_trailers(code: GrpcCode, message: &str) -> HeaderMap {
+    let mut trailers = HeaderMap::with_capacity(2);
+    trailers.insert("grpc-status", code.header_value());
+    if !message.is_empty() {
+        trailers.insert("grpc-message", grpc::encode_message(message));
+    }
+    trailers
+}
+
+impl HttpBody for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if let Some(deadline) = this.deadline.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return this.fail(
+                    GrpcCode::DeadlineExceeded,
+                    "deadline exceeded at the gateway",
+                );
+            }
+        }
+        let polled = match &mut this.inner {
+            Inner::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+            Inner::Local(body) => Pin::new(body).poll_frame(cx),
+            Inner::Done => return Poll::Ready(None),
+        };
+        match polled {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = trailers.get("grpc-status").map(GrpcCode::from_header);
+                    this.finish(code.map(CallCode::Grpc));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) if this.grpc => {
+                let (code, message) = upstream_failure(&*error);
+                this.fail(code, &message)
+            }
+            Poll::Ready(Some(Err(error))) => {
+                this.finish(None);
+                Poll::Ready(Some(Err(error)))
+            }
+            Poll::Ready(None) => {
+                this.finish(None);
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Upstream(body) => body.is_end_stream(),
+            Inner::Local(body) => body.is_end_stream(),
+            Inner::Done => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Upstream(body) => body.size_hint(),
+            Inner::Local(body) => body.size_hint(),
+            Inner::Done => SizeHint::with_exact(0),
+        }
+    }
+}
+
+impl Drop for ProxyBody {
+    fn drop(&mut self) {
+        // Dropped before its end: the downstream went away mid-response.
+        if let Some(record) = self.record.take() {
+            record.finish(self.grpc.then_some(CallCode::Grpc(GrpcCode::Cancelled)));
+        }
+    }
+}
+
+/// The status a client should see when the upstream body fails: the mapped code of an
+/// HTTP/2 reset (gRPC spec, "Errors"), else UNAVAILABLE for a lost connection.
+fn upstream_failure(error: &(dyn std::error::Error + 'static)) -> (GrpcCode, String) {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            if let Some(reason) = h2.reason() {
+                let code = GrpcCode::from_h2_reason(u32::from(reason));
+                return (code, format!("upstream reset the stream: {reason}"));
+            }
+        }
+        current = e.source();
+    }
+    (
+        GrpcCode::Unavailable,
+        format!("upstream connection lost mid-call: {error}"),
+    )
+}

@@ -1,0 +1,213 @@
+//! One immutable configuration version, as the data path uses it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderValue, StatusCode};
+use prometheus_client::metrics::histogram::Histogram;
+use yardmaster_cluster::{Cluster, ClusterSet};
+use yardmaster_config::{Config, RouteConfig};
+use yardmaster_core::GrpcCode;
+use yardmaster_route::{Route, RouteTable};
+
+use crate::metrics::{CodeCounters, RouteLabels};
+use crate::ProxyMetrics;
+
+/// A configuration version with everything resolved: route tables per listener with
+/// clusters as `Arc<Cluster>`, and per-route metric handles. Requests load it once and
+/// keep it to the end, so a reload never changes a call midway.
+#[derive(Debug)]
+pub struct Snapshot {
+    config: Arc<Config>,
+    clusters: Arc<ClusterSet>,
+    listeners: HashMap<String, Arc<ListenerRoutes>>,
+}
+
+/// Why a snapshot could not be built from a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// A route names a cluster the set does not have (validation normally prevents this).
+    #[error("listener {listener:?}, route {route:?}: unknown cluster {cluster:?}")]
+    UnknownCluster {
+        /// The listener's name.
+        listener: String,
+        /// The route's name.
+        route: String,
+        /// The missing cluster.
+        cluster: String,
+    },
+}
+
+/// The routes of one listener.
+#[derive(Debug)]
+pub(crate) struct ListenerRoutes {
+    pub(crate) table: RouteTable<Arc<RouteEntry>>,
+    /// Accounts for requests that no route matched.
+    pub(crate) unmatched: Arc<RouteEntry>,
+    pub(crate) access_log: bool,
+}
+
+/// What the pipeline needs of a matched route.
+#[derive(Debug)]
+pub(crate) struct RouteEntry {
+    pub(crate) name: Arc<str>,
+    pub(crate) listener: Arc<str>,
+    /// Cluster name for metrics and logs; empty for routes that send nowhere.
+    pub(crate) cluster_name: Arc<str>,
+    pub(crate) duration: Histogram,
+    pub(crate) counters: CodeCounters,
+    pub(crate) action: RouteAction,
+}
+
+#[derive(Debug)]
+pub(crate) enum RouteAction {
+    Forward(Forward),
+    Deny(Deny),
+}
+
+#[derive(Debug)]
+pub(crate) struct Forward {
+    pub(crate) cluster: Arc<Cluster>,
+    /// `(matched prefix, replacement)` of a path-prefix rewrite.
+    pub(crate) path_prefix: Option<(String, String)>,
+    pub(crate) host: Option<HeaderValue>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Deny {
+    pub(crate) grpc_status: GrpcCode,
+    pub(crate) http_status: StatusCode,
+    pub(crate) message: String,
+}
+
+impl Snapshot {
+    /// Resolves a validated configuration against its clusters.
+    pub fn new(
+        config: Arc<Config>,
+        clusters: Arc<ClusterSet>,
+        metrics: &ProxyMetrics,
+    ) -> Result<Snapshot, SnapshotError> {
+        let mut listeners = HashMap::new();
+        for listener in &config.listeners {
+            let name: Arc<str> = Arc::from(listener.name.as_str());
+            let routes = listener
+                .routes
+                .iter()
+                .map(|r| {
+                    let entry = route_entry(&name, r, &clusters, metrics)?;
+                    Ok(Route::new(r, Arc::new(entry)))
+                })
+                .collect::<Result<Vec<_>, SnapshotError>>()?;
+            let routes = ListenerRoutes {
+                table: RouteTable::new(routes),
+                unmatched: Arc::new(RouteEntry::unmatched(&name, metrics)),
+                access_log: config.log.access_log,
+            };
+            listeners.insert(listener.name.clone(), Arc::new(routes));
+        }
+        Ok(Snapshot {
+            config,
+            clusters,
+            listeners,
+        })
+    }
+
+    /// The configuration this snapshot was built from.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// The clusters of this snapshot.
+    pub fn clusters(&self) -> &Arc<ClusterSet> {
+        &self.clusters
+    }
+
+    pub(crate) fn listener(&self, name: &str) -> Option<&Arc<ListenerRoutes>> {
+        self.listeners.get(name)
+    }
+}
+
+/// Metric label of requests that no route matched.
+const UNMATCHED_ROUTE: &str = "no_route";
+
+impl RouteEntry {
+    fn unmatched(listener: &Arc<str>, metrics: &ProxyMetrics) -> RouteEntry {
+        RouteEntry {
+            name: Arc::from(UNMATCHED_ROUTE),
+            listener: listener.clone(),
+            cluster_name: Arc::from(""),
+            duration: metrics
+                .duration
+                .get_or_create(&RouteLabels {
+                    listener: listener.to_string(),
+                    route: UNMATCHED_ROUTE.to_owned(),
+                })
+                .clone(),
+            counters: CodeCounters::new(metrics, listener, UNMATCHED_ROUTE, ""),
+            action: RouteAction::Deny(default_deny_action()),
+        }
+    }
+}
+
+fn route_entry(
+    listener: &Arc<str>,
+    route: &RouteConfig,
+    clusters: &ClusterSet,
+    metrics: &ProxyMetrics,
+) -> Result<RouteEntry, SnapshotError> {
+    let route_name = route.name.clone().unwrap_or_default();
+    let duration = metrics
+        .duration
+        .get_or_create(&RouteLabels {
+            listener: listener.to_string(),
+            route: route_name.clone(),
+        })
+        .clone();
+    let (cluster_name, action) = if let Some(forward) = &route.forward {
+        let cluster = clusters
+            .get(&forward.cluster)
+            .ok_or_else(|| SnapshotError::UnknownCluster {
+                listener: listener.to_string(),
+                route: route_name.clone(),
+                cluster: forward.cluster.clone(),
+            })?
+            .clone();
+        let rewrite = forward.rewrite.clone().unwrap_or_default();
+        let matched_prefix = route.matcher.path.as_ref().and_then(|p| p.prefix.clone());
+        let action = RouteAction::Forward(Forward {
+            cluster: cluster.clone(),
+            path_prefix: matched_prefix.zip(rewrite.path_prefix),
+            host: rewrite.host.and_then(|h| HeaderValue::from_str(&h).ok()),
+        });
+        (cluster.name().clone(), action)
+    } else {
+        let action = match route.deny.clone() {
+            Some(deny) => Deny {
+                grpc_status: deny.grpc_status,
+                http_status: StatusCode::from_u16(deny.http_status)
+                    .unwrap_or(StatusCode::FORBIDDEN),
+                message: deny.message,
+            },
+            None => default_deny_action(),
+        };
+        (Arc::from(""), RouteAction::Deny(action))
+    };
+    Ok(RouteEntry {
+        name: Arc::from(route_name.as_str()),
+        listener: listener.clone(),
+        counters: CodeCounters::new(metrics, listener, &route_name, &cluster_name),
+        cluster_name,
+        duration,
+        action,
+    })
+}
+
+/// A route with neither action cannot pass validation; should one reach here anyway,
+/// refusing is the safe reading.
+fn default_deny_action() -> Deny {
+    Deny {
+        grpc_status: GrpcCode::PermissionDenied,
+        http_status: StatusCode::FORBIDDEN,
+        message: "route has no action".to_owned(),
+    }
+}

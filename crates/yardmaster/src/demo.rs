@@ -1,0 +1,249 @@
+//! `yardmaster demo`: demo upstreams and a gateway in front of them, in one process;
+//! `yardmaster call`: a gRPC client for the demo service, so a newcomer needs no other tool.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::StreamExt as _;
+use yardmaster_demo::pb::echo_client::EchoClient;
+use yardmaster_demo::pb::EchoRequest;
+use yardmaster_demo::EchoService;
+
+use crate::Gateway;
+
+/// The demo's gateway configuration; `{echo_a}`, `{echo_b}`, `{web}`, `{listen}` and
+/// `{admin}` are filled in with the addresses bound at start.
+const DEMO_CONFIG: &str = include_str!("demo.yaml");
+
+/// Options of `yardmaster demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Address of the gateway's listener.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Address of the admin API.
+    #[arg(long, default_value = "127.0.0.1:9901")]
+    pub admin: SocketAddr,
+}
+
+/// Options of `yardmaster call`.
+#[derive(Debug, clap::Args)]
+pub struct CallArgs {
+    /// The gateway to call through.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub gateway: SocketAddr,
+    /// Which call shape to use.
+    #[arg(value_enum)]
+    pub shape: Shape,
+    /// The message(s) to send.
+    #[arg(default_values_t = vec!["hello".to_owned()])]
+    pub messages: Vec<String>,
+    /// Replies to ask for (server streaming).
+    #[arg(long, default_value_t = 3)]
+    pub count: u32,
+    /// Metadata to send, as `key=value` (repeatable).
+    #[arg(long = "metadata", short = 'm')]
+    pub metadata: Vec<String>,
+}
+
+/// The four gRPC call shapes of the demo `Echo` service.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Shape {
+    /// One request, one reply.
+    Unary,
+    /// One request, `--count` replies.
+    Stream,
+    /// Many requests, one reply.
+    Upload,
+    /// Many requests, a reply to each.
+    Chat,
+}
+
+/// Runs the demo until Ctrl-C: two gRPC echo upstreams, one HTTP upstream, and the
+/// gateway routing to them.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let echo_a = start_echo("echo-a", stopped.clone()).await?;
+    let echo_b = start_echo("echo-b", stopped.clone()).await?;
+    let web_socket = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the demo HTTP upstream")?;
+    let web = web_socket
+        .local_addr()
+        .context("reading the demo HTTP address")?;
+    tokio::spawn(yardmaster_demo::serve_http(
+        web_socket,
+        "web".to_owned(),
+        until(stopped),
+    ));
+
+    let yaml = DEMO_CONFIG
+        .replace("{echo_a}", &echo_a.to_string())
+        .replace("{echo_b}", &echo_b.to_string())
+        .replace("{web}", &web.to_string())
+        .replace("{listen}", &args.listen.to_string())
+        .replace("{admin}", &args.admin.to_string());
+    let config = yardmaster_config::from_str(&yaml, "demo.yaml").map_err(|errors| {
+        anyhow::anyhow!("the built-in demo configuration is invalid:\n{errors}")
+    })?;
+    let gateway = Gateway::bind(config)
+        .await
+        .context("starting the demo gateway (is another program using the port? try --listen and --admin)")?
+        .spawn()?;
+    print_guide(&args).context("writing to stdout")?;
+
+    crate::shutdown_requested().await?;
+    gateway.shutdown().await;
+    let _ = stop.send(true);
+    Ok(())
+}
+
+async fn start_echo(name: &str, stopped: watch::Receiver<bool>) -> anyhow::Result<SocketAddr> {
+    let socket = TcpListener::bind("127.0.0.1:0")
+        .await
+        .with_context(|| format!("binding demo upstream {name}"))?;
+    let addr = socket
+        .local_addr()
+        .context("reading a demo upstream address")?;
+    // Detached on purpose: demo upstreams live as long as the demo process.
+    tokio::spawn(yardmaster_demo::serve_grpc(
+        socket,
+        yardmaster_demo::echo_server(EchoService::new(name)),
+        until(stopped),
+    ));
+    Ok(addr)
+}
+
+async fn until(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+fn print_guide(args: &DemoArgs) -> std::io::Result<()> {
+    let gw = args.listen;
+    let admin = args.admin;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Yardmaster demo is running (Ctrl-C to stop).")?;
+    writeln!(out, "  gateway  http://{gw}   (gRPC and HTTP on one port)")?;
+    writeln!(out, "  admin    http://{admin}")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "gRPC through the gateway, balanced round robin over echo-a and echo-b:"
+    )?;
+    writeln!(out, "  cargo run --release -- call unary hello")?;
+    writeln!(out, "  cargo run --release -- call stream tick --count 5")?;
+    writeln!(out, "  cargo run --release -- call chat one two three")?;
+    writeln!(
+        out,
+        "  cargo run --release -- call unary hi -m x-internal=yes   # denied: PERMISSION_DENIED"
+    )?;
+    writeln!(
+        out,
+        "HTTP reverse proxy (/api/* -> the demo web upstream, prefix stripped):"
+    )?;
+    writeln!(out, "  curl -s http://{gw}/api/hello")?;
+    writeln!(
+        out,
+        "  curl -s http://{gw}/internal/secrets     # denied: 403"
+    )?;
+    writeln!(out, "Operations:")?;
+    writeln!(out, "  curl -s http://{admin}/clusters")?;
+    writeln!(
+        out,
+        "  curl -s http://{admin}/metrics | grep yardmaster_requests"
+    )?;
+    out.flush()
+}
+
+/// Calls the demo `Echo` service through a gateway and prints each reply.
+pub async fn call(args: CallArgs) -> anyhow::Result<()> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", args.gateway))
+        .context("building the gateway address")?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to the gateway at {}", args.gateway))?;
+    let mut client = EchoClient::new(channel);
+    let requests: Vec<EchoRequest> = args
+        .messages
+        .iter()
+        .map(|m| EchoRequest {
+            message: m.clone(),
+            count: args.count,
+            ..Default::default()
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    match args.shape {
+        Shape::Unary => {
+            let first = requests.into_iter().next().unwrap_or_default();
+            let reply = client
+                .unary(with_metadata(first, &args.metadata)?)
+                .await?
+                .into_inner();
+            writeln!(out, "{} (served by {})", reply.message, reply.served_by)?;
+        }
+        Shape::Stream => {
+            let first = requests.into_iter().next().unwrap_or_default();
+            let mut replies = client
+                .server_stream(with_metadata(first, &args.metadata)?)
+                .await?
+                .into_inner();
+            while let Some(reply) = replies.next().await {
+                let reply = reply?;
+                writeln!(
+                    out,
+                    "#{} {} (served by {})",
+                    reply.index, reply.message, reply.served_by
+                )?;
+            }
+        }
+        Shape::Upload => {
+            let stream = tokio_stream::iter(requests);
+            let reply = client
+                .client_stream(with_metadata(stream, &args.metadata)?)
+                .await?
+                .into_inner();
+            writeln!(
+                out,
+                "{} ({} messages, served by {})",
+                reply.message, reply.received, reply.served_by
+            )?;
+        }
+        Shape::Chat => {
+            let stream = tokio_stream::iter(requests);
+            let mut replies = client
+                .bidi(with_metadata(stream, &args.metadata)?)
+                .await?
+                .into_inner();
+            while let Some(reply) = replies.next().await {
+                let reply = reply?;
+                writeln!(
+                    out,
+                    "#{} {} (served by {})",
+                    reply.index, reply.message, reply.served_by
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn with_metadata<T>(message: T, pairs: &[String]) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(message);
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .with_context(|| format!("metadata {pair:?} is not key=value"))?;
+        let key: tonic::metadata::MetadataKey<tonic::metadata::Ascii> = key
+            .parse()
+            .with_context(|| format!("{key:?} is not a metadata key"))?;
+        let value = value
+            .parse()
+            .with_context(|| format!("{value:?} is not a metadata value"))?;
+        request.metadata_mut().append(key, value);
+    }
+    Ok(request)
+}

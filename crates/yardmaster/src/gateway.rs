@@ -1,0 +1,206 @@
+//! Building a gateway from a validated configuration, serving it, and draining it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use yardmaster_admin::{AdminState, GatewayView};
+use yardmaster_cluster::{ClusterMetrics, ClusterSet, ClusterStatus};
+use yardmaster_config::Config;
+use yardmaster_proxy::{tls, Edge, ListenerSettings, ProxyMetrics, Snapshot};
+
+/// A gateway whose sockets are bound but which serves nothing yet.
+pub struct Gateway {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    registry: Registry,
+    proxy_metrics: ProxyMetrics,
+    listeners: Vec<BoundListener>,
+    admin: Option<TcpListener>,
+}
+
+struct BoundListener {
+    name: String,
+    socket: TcpListener,
+    settings: ListenerSettings,
+}
+
+/// A serving gateway. Dropping it does not stop it; call [`GatewayHandle::shutdown`].
+pub struct GatewayHandle {
+    addrs: Vec<(String, SocketAddr)>,
+    admin_addr: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    ready: Arc<AtomicBool>,
+    tasks: JoinSet<()>,
+}
+
+impl Gateway {
+    /// Builds clusters and routes, loads TLS material and binds every listener (and the
+    /// admin listener). Fails with the address or file at fault; binds nothing on failure.
+    pub async fn bind(config: Config) -> anyhow::Result<Gateway> {
+        let mut registry = Registry::default();
+        let cluster_metrics = ClusterMetrics::new(&mut registry);
+        let proxy_metrics = ProxyMetrics::new(&mut registry);
+        let config = Arc::new(config);
+        let clusters = Arc::new(ClusterSet::new(&config.clusters, &cluster_metrics));
+        let snapshot = Snapshot::new(config.clone(), clusters, &proxy_metrics)
+            .context("building the routing snapshot")?;
+
+        let mut listeners = Vec::with_capacity(config.listeners.len());
+        for listener in &config.listeners {
+            let tls = match &listener.tls {
+                Some(files) => Some(
+                    tls::acceptor(&files.cert_file, &files.key_file)
+                        .with_context(|| format!("loading TLS for listener {:?}", listener.name))?,
+                ),
+                None => None,
+            };
+            let socket = TcpListener::bind(listener.listen).await.with_context(|| {
+                format!(
+                    "binding listener {:?} on {}",
+                    listener.name, listener.listen
+                )
+            })?;
+            listeners.push(BoundListener {
+                name: listener.name.clone(),
+                socket,
+                settings: ListenerSettings {
+                    tls,
+                    max_connections: listener.max_connections,
+                    drain_timeout: config.drain_timeout,
+                },
+            });
+        }
+        let admin = match &config.admin {
+            Some(admin) => Some(
+                TcpListener::bind(admin.listen)
+                    .await
+                    .with_context(|| format!("binding admin listener on {}", admin.listen))?,
+            ),
+            None => None,
+        };
+        Ok(Gateway {
+            snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
+            registry,
+            proxy_metrics,
+            listeners,
+            admin,
+        })
+    }
+
+    /// Starts serving every listener and the admin API on the current runtime.
+    pub fn spawn(self) -> anyhow::Result<GatewayHandle> {
+        let (shutdown, signal) = watch::channel(false);
+        let ready = Arc::new(AtomicBool::new(false));
+        let mut tasks = JoinSet::new();
+        let mut addrs = Vec::with_capacity(self.listeners.len());
+        for listener in self.listeners {
+            let addr = listener
+                .socket
+                .local_addr()
+                .with_context(|| format!("reading the address of listener {:?}", listener.name))?;
+            addrs.push((listener.name.clone(), addr));
+            let tls = listener.settings.tls.is_some();
+            let edge = Edge::new(
+                &listener.name,
+                self.snapshot.clone(),
+                &self.proxy_metrics,
+                tls,
+            );
+            tasks.spawn(yardmaster_proxy::serve(
+                listener.socket,
+                edge,
+                listener.settings,
+                shutdown_signal(signal.clone()),
+            ));
+            tracing::info!(listener = %listener.name, %addr, tls, "listening");
+        }
+        let admin_addr = match self.admin {
+            Some(socket) => {
+                let addr = socket.local_addr().context("reading the admin address")?;
+                let state = AdminState {
+                    view: Arc::new(View {
+                        snapshot: self.snapshot.clone(),
+                        ready: ready.clone(),
+                    }),
+                    registry: Arc::new(self.registry),
+                };
+                tasks.spawn(yardmaster_admin::serve(
+                    socket,
+                    state,
+                    shutdown_signal(signal),
+                ));
+                tracing::info!(%addr, "admin API listening");
+                Some(addr)
+            }
+            None => None,
+        };
+        ready.store(true, Ordering::Release);
+        Ok(GatewayHandle {
+            addrs,
+            admin_addr,
+            shutdown,
+            ready,
+            tasks,
+        })
+    }
+}
+
+async fn shutdown_signal(mut signal: watch::Receiver<bool>) {
+    // An error means the handle is gone, which also means: stop.
+    let _ = signal.wait_for(|stop| *stop).await;
+}
+
+impl GatewayHandle {
+    /// The bound address of listener `name`.
+    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
+        self.addrs.iter().find(|(n, _)| n == name).map(|(_, a)| *a)
+    }
+
+    /// Every listener's name and bound address, in configuration order.
+    pub fn addrs(&self) -> &[(String, SocketAddr)] {
+        &self.addrs
+    }
+
+    /// The bound admin address, when an admin listener is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Stops accepting, marks the gateway not ready, lets in-flight calls finish up to
+    /// the drain timeout, and returns when every listener has stopped.
+    pub async fn shutdown(mut self) {
+        self.ready.store(false, Ordering::Release);
+        let _ = self.shutdown.send(true);
+        while let Some(result) = self.tasks.join_next().await {
+            if let Err(error) = result {
+                tracing::error!(%error, "a listener task failed");
+            }
+        }
+    }
+}
+
+/// The admin API's window on the gateway.
+struct View {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    ready: Arc<AtomicBool>,
+}
+
+impl GatewayView for View {
+    fn config_json(&self) -> serde_json::Value {
+        serde_json::to_value(&**self.snapshot.load().config()).unwrap_or_default()
+    }
+
+    fn clusters(&self) -> Vec<ClusterStatus> {
+        self.snapshot.load().clusters().status()
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
