@@ -7,8 +7,9 @@
 //! (see `route`, `cluster`, `proxy`).
 //!
 //! Errors name the file, line, column and field path, e.g.
-//! `gateway.yaml:14:7: clusters[1].endpoints[0]: invalid socket address syntax`, and every
-//! semantic error is reported in one pass.
+//! `gateway.yaml:14:7: clusters[1].endpoints[0]: "10.0.0.x:80" is not a socket address ...`,
+//! and every semantic error is reported in one pass. Main entry points: [`load`] and
+//! [`from_str`], which return a validated [`Config`] or a [`LoadError`].
 
 pub mod duration;
 mod load;

@@ -148,7 +148,10 @@ fn not_utf8(file: &str, error: &std::string::FromUtf8Error) -> LoadError {
     let line_start = before.rfind('\n').map_or(0, |i| i.saturating_add(1));
     let at = Location {
         line: before.matches('\n').count().saturating_add(1),
-        column: before.get(line_start..).map_or(0, |l| l.chars().count()) + 1,
+        column: before
+            .get(line_start..)
+            .map_or(0, |l| l.chars().count())
+            .saturating_add(1),
     };
     LoadError::single(error_at(
         file,
@@ -178,6 +181,7 @@ fn parse_error(error: &serde_saphyr::Error, text: &str, file: &str) -> ConfigErr
     let prefer_value = matches!(inner, serde_saphyr::Error::SerdeMissingField { .. });
     let path = at
         .and_then(|at| map.path_at(at, prefer_value))
+        .map(|path| one_line(&path))
         .unwrap_or_default();
     error_at(file, at, &path, message)
 }
@@ -253,20 +257,18 @@ fn describe(expected: &str) -> Cow<'_, str> {
     }
 }
 
-/// Escapes control characters (line breaks from nested error sources) so the message stays
-/// on one line.
-fn one_line(message: &str) -> String {
-    message
-        .chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_debug().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+/// Escapes control characters (line breaks from nested error sources, or inside a key of the
+/// file) so the text stays on one line.
+fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_debug());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 fn resolve_tls_paths(config: &mut Config, dir: &Path) {

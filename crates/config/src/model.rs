@@ -50,7 +50,7 @@ pub struct AdminConfig {
 }
 
 /// Log output.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// `text` (default) for people, `json` for log pipelines.
@@ -63,6 +63,15 @@ pub struct LogConfig {
 
 fn default_true() -> bool {
     true
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            format: LogFormat::default(),
+            access_log: true,
+        }
+    }
 }
 
 /// Log line format.

@@ -102,8 +102,9 @@ impl SourceMap {
     }
 
     /// The field path whose key or value starts at `at`; else the innermost field whose
-    /// value spans `at`; `None` for the document as a whole. A key wins over a value starting at the same place, except with
-    /// `prefer_value` (errors about a whole mapping start where its first key does).
+    /// value spans `at`; `None` for the document as a whole. A key wins over a value
+    /// starting at the same place, except with `prefer_value` (errors about a whole mapping
+    /// are reported where it starts, which is where its first key is).
     pub(crate) fn path_at(&self, at: Location, prefer_value: bool) -> Option<String> {
         let by_key = || self.nodes.iter().position(|n| n.key == Some(at));
         let by_value = || self.innermost_containing(at);

@@ -7,7 +7,7 @@ mod route;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::model::{ClusterConfig, Config};
+use crate::model::{ClusterConfig, Config, ListenerConfig};
 
 /// Problems found, as `(field path, message)`; empty when the configuration is valid.
 pub(crate) type Problems = Vec<(String, String)>;
@@ -35,6 +35,9 @@ pub(crate) fn validate(config: &mut Config) -> Problems {
         &mut problems,
     );
     check_overlaps(config, &mut problems);
+    for (i, listener) in config.listeners.iter().enumerate() {
+        check_listener(&format!("listeners[{i}]"), listener, &mut problems);
+    }
     for (i, cluster) in config.clusters.iter().enumerate() {
         check_cluster(&format!("clusters[{i}]"), cluster, &mut problems);
     }
@@ -92,7 +95,7 @@ fn check_overlaps(config: &Config, problems: &mut Problems) {
             .find(|(_, other)| is_overlap(*addr, *other));
         if let Some((other_path, other)) = earlier {
             let message =
-                format!("{addr} overlaps {other} of {other_path}; give each listener its own port");
+                format!("{addr} overlaps {other_path} ({other}); give each listener its own port");
             problems.push((path.clone(), message));
         }
     }
@@ -104,6 +107,15 @@ fn is_overlap(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port()
         && a.port() != 0
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+fn check_listener(path: &str, listener: &ListenerConfig, problems: &mut Problems) {
+    if listener.max_connections == 0 {
+        problems.push((
+            format!("{path}.max_connections"),
+            "max_connections must be at least 1 (the default is 10000)".to_owned(),
+        ));
+    }
 }
 
 fn check_cluster(path: &str, cluster: &ClusterConfig, problems: &mut Problems) {

@@ -7,12 +7,23 @@ use std::net::Ipv6Addr;
 use http::uri::Authority;
 use http::{HeaderName, HeaderValue};
 
+use yardmaster_core::GrpcCode;
+
 use super::Problems;
 use crate::model::{
     DenyConfig, ForwardConfig, HeaderMatchConfig, ListenerConfig, MatchConfig, PathMatchConfig,
     RouteConfig,
 };
-use yardmaster_core::GrpcCode;
+
+const PREFIX_REWRITE_WITHOUT_PREFIX: &str = concat!(
+    "`path_prefix` replaces the prefix matched by `match.path.prefix`, ",
+    "and this route has none; add one or remove the rewrite"
+);
+
+const DENY_WITH_OK: &str = concat!(
+    "`ok` would report a denied call as successful; ",
+    "use an error code such as permission_denied"
+);
 
 /// Checks every route of the listener at `path` (`listeners[i]`) and fills in missing names.
 pub(super) fn check_routes(
@@ -67,7 +78,7 @@ fn check_forward(
     if let Some(prefix) = &rewrite.path_prefix {
         let has_prefix_match = matcher.path.as_ref().is_some_and(|p| p.prefix.is_some());
         let message = if !has_prefix_match {
-            Some("`path_prefix` replaces the prefix matched by `match.path.prefix`, and this route has none; add one or remove the rewrite".to_owned())
+            Some(PREFIX_REWRITE_WITHOUT_PREFIX.to_owned())
         } else {
             slash_problem(prefix)
         };
@@ -90,10 +101,7 @@ fn check_deny(path: &str, deny: &DenyConfig, problems: &mut Problems) {
         ));
     }
     if deny.grpc_status == GrpcCode::Ok {
-        problems.push((
-            format!("{path}.grpc_status"),
-            "`ok` would report a denied call as successful; use an error code such as permission_denied".to_owned(),
-        ));
+        problems.push((format!("{path}.grpc_status"), DENY_WITH_OK.to_owned()));
     }
 }
 
@@ -176,10 +184,14 @@ fn name_routes(path: &str, listener: &mut ListenerConfig, problems: &mut Problem
         let name = route.name.as_deref().unwrap_or_default();
         let name_path = format!("{path}.routes[{i}].name");
         if name.is_empty() {
-            let message = "route name must not be empty; leave `name` out for the default `<listener>#<index>`";
+            let message = "route name must not be empty; \
+                           leave `name` out for the default `<listener>#<index>`";
             problems.push((name_path, message.to_owned()));
         } else if let Some(j) = first.get(name) {
-            let message = format!("route name {name:?} is already used by {path}.routes[{j}]; names must be unique within a listener");
+            let message = format!(
+                "route name {name:?} is already used by {path}.routes[{j}]; \
+                 names must be unique within a listener"
+            );
             problems.push((name_path, message));
         } else {
             first.insert(name, i);
@@ -196,14 +208,12 @@ fn slash_problem(path: &str) -> Option<String> {
 fn authority_problem(pattern: &str) -> Option<String> {
     const HINT: &str =
         "write an exact host such as api.example.com or a suffix such as *.example.com";
-    let host = pattern.strip_prefix("*.").unwrap_or(pattern);
-    let is_ipv6 = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .is_some_and(|h| h.parse::<Ipv6Addr>().is_ok());
-    if is_ipv6 && host.len() == pattern.len() {
-        return None;
+    if let Some(ip) = pattern.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+        // An IPv6 literal can only be matched exactly.
+        let is_ipv6 = ip.parse::<Ipv6Addr>().is_ok();
+        return (!is_ipv6).then(|| format!("{pattern:?} is not an IPv6 address; {HINT}"));
     }
+    let host = pattern.strip_prefix("*.").unwrap_or(pattern);
     if host.contains('*') {
         return Some(format!(
             "{pattern:?} is not a host pattern: `*` is allowed only as a leading `*.`; {HINT}"
@@ -212,7 +222,8 @@ fn authority_problem(pattern: &str) -> Option<String> {
     if let Some((without_port, _)) = host.rsplit_once(':') {
         let wildcard = if pattern.starts_with("*.") { "*." } else { "" };
         return Some(format!(
-            "{pattern:?} has a port; `authority` matches the host only (write \"{wildcard}{without_port}\")"
+            "{pattern:?} has a port; `authority` matches the host only \
+             (write \"{wildcard}{without_port}\")"
         ));
     }
     let is_label = |l: &str| {
@@ -229,24 +240,24 @@ fn authority_problem(pattern: &str) -> Option<String> {
 /// `service` and `method`: non-empty, `*` only at the end, and no `/` (the `/` separators of
 /// a gRPC path are not part of either name).
 fn name_pattern_problem(what: &str, pattern: &str) -> Option<String> {
-    let example = if what == "service" {
-        "users.v1.Users"
+    let (exact, wildcard) = if what == "service" {
+        ("shop.v1.Users", "shop.v1.*")
     } else {
-        "GetUser"
+        ("GetUser", "Get*")
     };
     if pattern.is_empty() {
         return Some(format!(
             "`{what}` must not be empty; leave it out to match every {what}"
         ));
     }
-    if pattern.find('*').is_some_and(|i| i + 1 != pattern.len()) {
+    if pattern.strip_suffix('*').unwrap_or(pattern).contains('*') {
         return Some(format!(
-            "{pattern:?}: `*` is allowed only as the last character (e.g. \"{example}*\")"
+            "{pattern:?}: `*` is allowed only as the last character (e.g. \"{wildcard}\")"
         ));
     }
     if pattern.contains('/') {
         return Some(format!(
-            "{pattern:?} contains `/`; write the {what} name alone (e.g. \"{example}\")"
+            "{pattern:?} contains `/`; write the {what} name alone (e.g. \"{exact}\")"
         ));
     }
     None
@@ -256,6 +267,9 @@ fn name_pattern_problem(what: &str, pattern: &str) -> Option<String> {
 fn host_problem(host: &str) -> Option<String> {
     let is_valid = HeaderValue::from_str(host).is_ok() && host.parse::<Authority>().is_ok();
     (!is_valid).then(|| {
-        format!("{host:?} is not a valid host (write a host with an optional port, e.g. users.internal:8080)")
+        format!(
+            "{host:?} is not a valid host \
+             (write a host with an optional port, e.g. users.internal:8080)"
+        )
     })
 }
