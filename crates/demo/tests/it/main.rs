@@ -1,7 +1,13 @@
 //! Integration tests of the demo upstreams: each test binds `127.0.0.1:0`, serves, and
 //! drives the upstream with real tonic and hyper clients over loopback.
 
+// Marks the whole binary as test code, so the helpers below get the same `unwrap`/`expect`
+// allowance from clippy.toml as the `#[tokio::test]` functions.
+#![cfg(test)]
+
 mod cancellation;
+mod descriptor;
+mod garbage;
 mod grpc_calls;
 mod grpc_metadata;
 mod http_upstream;
