@@ -61,19 +61,23 @@ impl H2Connection {
             .is_some_and(|s| !s.is_closed())
     }
 
-    /// Sends `req` and waits for the response head. A request that a just-closed connection
-    /// never sent is sent once more on a fresh connection.
+    /// Sends `req` and waits for the response head. A request that a closing connection
+    /// (GOAWAY, peer gone) never sent is sent once more on a fresh connection.
     pub(crate) async fn send(
         &self,
         cluster: &Arc<str>,
         req: Request<Body>,
     ) -> Result<Response<Incoming>, ClusterError> {
-        let mut sender = self.sender(cluster).await?;
+        let current = self.sender(cluster).await?;
+        let mut sender = SendRequest::clone(&current);
         match sender.try_send_request(req).await {
             Ok(response) => Ok(response),
             Err(mut error) => match error.take_message() {
                 Some(req) => {
-                    let mut sender = self.sender(cluster).await?;
+                    // Retire this connection so the retry cannot pick it again; calls
+                    // already running on it finish undisturbed.
+                    self.current.compare_and_swap(&current, None);
+                    let mut sender = SendRequest::clone(&*self.sender(cluster).await?);
                     sender
                         .send_request(req)
                         .await
@@ -92,7 +96,7 @@ impl H2Connection {
         }
     }
 
-    async fn sender(&self, cluster: &Arc<str>) -> Result<SendRequest<Body>, ClusterError> {
+    async fn sender(&self, cluster: &Arc<str>) -> Result<Arc<SendRequest<Body>>, ClusterError> {
         if let Some(sender) = self.open_sender() {
             return Ok(sender);
         }
@@ -101,20 +105,16 @@ impl H2Connection {
         if let Some(sender) = self.open_sender() {
             return Ok(sender);
         }
-        let sender = self.connect(cluster).await.inspect_err(|_| {
+        let sender = Arc::new(self.connect(cluster).await.inspect_err(|_| {
             self.connect_errors.inc();
-        })?;
+        })?);
         self.opened.inc();
-        self.current.store(Some(Arc::new(sender.clone())));
+        self.current.store(Some(sender.clone()));
         Ok(sender)
     }
 
-    fn open_sender(&self) -> Option<SendRequest<Body>> {
-        self.current
-            .load()
-            .as_deref()
-            .filter(|s| !s.is_closed())
-            .cloned()
+    fn open_sender(&self) -> Option<Arc<SendRequest<Body>>> {
+        self.current.load_full().filter(|s| !s.is_closed())
     }
 
     async fn connect(&self, cluster: &Arc<str>) -> Result<SendRequest<Body>, ClusterError> {

@@ -12,7 +12,7 @@ use yardmaster_demo::pb::echo_client::EchoClient;
 use yardmaster_demo::pb::EchoRequest;
 use yardmaster_demo::EchoService;
 
-use crate::Gateway;
+use crate::{Gateway, GatewayHandle};
 
 /// The demo's gateway configuration; `{echo_a}`, `{echo_b}`, `{web}`, `{listen}` and
 /// `{admin}` are filled in with the addresses bound at start.
@@ -62,42 +62,73 @@ pub enum Shape {
     Chat,
 }
 
-/// Runs the demo until Ctrl-C: two gRPC echo upstreams, one HTTP upstream, and the
-/// gateway routing to them.
+/// The demo's upstreams and gateway, running.
+pub struct Demo {
+    gateway: GatewayHandle,
+    stop: watch::Sender<bool>,
+}
+
+impl Demo {
+    /// Starts two gRPC echo upstreams (`echo-a`, `echo-b`), one HTTP upstream (`web`) and
+    /// the gateway routing to them, on the addresses in `args` (port 0 picks a free port).
+    pub async fn start(args: &DemoArgs) -> anyhow::Result<Demo> {
+        let (stop, stopped) = watch::channel(false);
+        let echo_a = start_echo("echo-a", stopped.clone()).await?;
+        let echo_b = start_echo("echo-b", stopped.clone()).await?;
+        let web_socket = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the demo HTTP upstream")?;
+        let web = web_socket
+            .local_addr()
+            .context("reading the demo HTTP address")?;
+        // Detached on purpose: it stops when `stop` is sent, like the echo upstreams.
+        tokio::spawn(yardmaster_demo::serve_http(
+            web_socket,
+            "web",
+            until(stopped),
+        ));
+
+        let yaml = DEMO_CONFIG
+            .replace("{echo_a}", &echo_a.to_string())
+            .replace("{echo_b}", &echo_b.to_string())
+            .replace("{web}", &web.to_string())
+            .replace("{listen}", &args.listen.to_string())
+            .replace("{admin}", &args.admin.to_string());
+        let config = yardmaster_config::from_str(&yaml, "demo.yaml").map_err(|errors| {
+            anyhow::anyhow!("the built-in demo configuration is invalid:\n{errors}")
+        })?;
+        let gateway = Gateway::bind(config)
+            .await
+            .context("starting the demo gateway (is the port in use? try --listen and --admin)")?
+            .spawn()?;
+        Ok(Demo { gateway, stop })
+    }
+
+    /// The gateway's listener address.
+    pub fn gateway_addr(&self) -> Option<SocketAddr> {
+        self.gateway.addr("public")
+    }
+
+    /// The admin API address.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.gateway.admin_addr()
+    }
+
+    /// Drains the gateway, then stops the upstreams.
+    pub async fn shutdown(self) {
+        self.gateway.shutdown().await;
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Runs the demo until Ctrl-C, after printing what to try.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let (stop, stopped) = watch::channel(false);
-    let echo_a = start_echo("echo-a", stopped.clone()).await?;
-    let echo_b = start_echo("echo-b", stopped.clone()).await?;
-    let web_socket = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the demo HTTP upstream")?;
-    let web = web_socket
-        .local_addr()
-        .context("reading the demo HTTP address")?;
-    tokio::spawn(yardmaster_demo::serve_http(
-        web_socket,
-        "web".to_owned(),
-        until(stopped),
-    ));
-
-    let yaml = DEMO_CONFIG
-        .replace("{echo_a}", &echo_a.to_string())
-        .replace("{echo_b}", &echo_b.to_string())
-        .replace("{web}", &web.to_string())
-        .replace("{listen}", &args.listen.to_string())
-        .replace("{admin}", &args.admin.to_string());
-    let config = yardmaster_config::from_str(&yaml, "demo.yaml").map_err(|errors| {
-        anyhow::anyhow!("the built-in demo configuration is invalid:\n{errors}")
-    })?;
-    let gateway = Gateway::bind(config)
-        .await
-        .context("starting the demo gateway (is another program using the port? try --listen and --admin)")?
-        .spawn()?;
-    print_guide(&args).context("writing to stdout")?;
-
+    let demo = Demo::start(&args).await?;
+    let gateway = demo.gateway_addr().unwrap_or(args.listen);
+    let admin = demo.admin_addr().unwrap_or(args.admin);
+    print_guide(gateway, admin).context("writing to stdout")?;
     crate::shutdown_requested().await?;
-    gateway.shutdown().await;
-    let _ = stop.send(true);
+    demo.shutdown().await;
     Ok(())
 }
 
@@ -121,9 +152,7 @@ async fn until(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
-fn print_guide(args: &DemoArgs) -> std::io::Result<()> {
-    let gw = args.listen;
-    let admin = args.admin;
+fn print_guide(gw: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "Yardmaster demo is running (Ctrl-C to stop).")?;
     writeln!(out, "  gateway  http://{gw}   (gRPC and HTTP on one port)")?;
@@ -189,10 +218,11 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
             let first = requests.into_iter().next().unwrap_or_default();
             let mut replies = client
                 .server_stream(with_metadata(first, &args.metadata)?)
-                .await?
+                .await
+                .map_err(status_error)?
                 .into_inner();
             while let Some(reply) = replies.next().await {
-                let reply = reply?;
+                let reply = reply.map_err(status_error)?;
                 writeln!(
                     out,
                     "#{} {} (served by {})",
@@ -204,7 +234,8 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
             let stream = tokio_stream::iter(requests);
             let reply = client
                 .client_stream(with_metadata(stream, &args.metadata)?)
-                .await?
+                .await
+                .map_err(status_error)?
                 .into_inner();
             writeln!(
                 out,
@@ -219,7 +250,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             while let Some(reply) = replies.next().await {
-                let reply = reply?;
+                let reply = reply.map_err(status_error)?;
                 writeln!(
                     out,
                     "#{} {} (served by {})",
@@ -229,6 +260,11 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `PERMISSION_DENIED: internal callers only` rather than tonic's long Display.
+fn status_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }
 
 fn with_metadata<T>(message: T, pairs: &[String]) -> anyhow::Result<tonic::Request<T>> {
