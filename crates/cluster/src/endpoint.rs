@@ -1,36 +1,93 @@
-//! One upstream endpoint and the set of endpoints a cluster balances over.
+//! One upstream endpoint: its address, weight, connections, state and counters.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{header, HeaderValue, Request, Response, Uri};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use serde::Serialize;
 use yardmaster_core::Body;
 
-use crate::h2_connection::H2Connection;
-use crate::metrics::{ClusterMetrics, EndpointLabels};
+use crate::h2_pool::{H2Pool, StreamGuard};
+use crate::health_state::HealthCounter;
+use crate::upstream_body::ResponseStream;
 use crate::ClusterError;
 
-/// An upstream address with its connection(s) and counters.
+/// An upstream address with its connection(s), state and counters. Everything the data
+/// path touches is an atomic.
 #[derive(Debug)]
 pub struct Endpoint {
     address: SocketAddr,
+    weight: u32,
     transport: Transport,
-    requests: Counter,
-    connect_errors: Counter,
+    state: AtomicU8,
+    healthy: AtomicBool,
+    pub(crate) health: Mutex<HealthCounter>,
+    pub(crate) outlier: OutlierState,
+    pub(crate) counters: EndpointCounters,
+}
+
+/// Per-endpoint metric handles, resolved once when the endpoint is built.
+#[derive(Debug)]
+pub(crate) struct EndpointCounters {
+    pub(crate) requests: Counter,
+    pub(crate) connect_errors: Counter,
+    pub(crate) in_flight: Gauge<i64, AtomicI64>,
+    pub(crate) failures: Counter,
+    pub(crate) ejections: Counter,
+    pub(crate) healthy: Gauge<i64, AtomicI64>,
+    pub(crate) health_checks_failed: Counter,
+}
+
+/// Passive outlier detection state.
+#[derive(Debug, Default)]
+pub(crate) struct OutlierState {
+    pub(crate) consecutive_failures: AtomicU32,
+    /// Ejected until this many milliseconds after the cluster's epoch; 0 when not ejected.
+    pub(crate) ejected_until_ms: AtomicU64,
+    pub(crate) ejections: AtomicU32,
 }
 
 #[derive(Debug)]
-enum Transport {
-    /// One multiplexed connection, for `grpc` and `http2` clusters.
-    Http2(H2Connection),
+pub(crate) enum Transport {
+    /// Multiplexed connections, for `grpc` and `http2` clusters.
+    Http2(H2Pool),
     /// A keep-alive pool shared by the cluster, for `http1` clusters.
     Http1(Client<HttpConnector, Body>),
+}
+
+/// Whether an operator lets an endpoint receive new calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointState {
+    /// In rotation (when healthy and not ejected).
+    Active,
+    /// Out of rotation until enabled again; health checks go on.
+    Disabled,
+    /// Out of rotation; removed once its calls in flight have finished.
+    Draining,
+}
+
+impl EndpointState {
+    fn from_u8(value: u8) -> EndpointState {
+        match value {
+            1 => EndpointState::Disabled,
+            2 => EndpointState::Draining,
+            _ => EndpointState::Active,
+        }
+    }
+
+    fn as_u8(self) -> u8 {
+        match self {
+            EndpointState::Active => 0,
+            EndpointState::Disabled => 1,
+            EndpointState::Draining => 2,
+        }
+    }
 }
 
 /// What the admin API shows of an endpoint.
@@ -38,49 +95,50 @@ enum Transport {
 pub struct EndpointStatus {
     /// `ip:port`.
     pub address: SocketAddr,
-    /// For HTTP/2: whether a connection is open now. HTTP/1 pools always say `true`.
-    pub connected: bool,
-    /// Requests sent since start.
+    /// Share of traffic under the `weighted` policy.
+    pub weight: u32,
+    /// What the operator allows.
+    pub state: EndpointState,
+    /// Whether its health checks pass (always true without health checks).
+    pub healthy: bool,
+    /// Whether outlier detection has it ejected now.
+    pub ejected: bool,
+    /// Times outlier detection ejected it.
+    pub ejections_total: u32,
+    /// Whether new calls may go to it now.
+    pub eligible: bool,
+    /// Calls in flight to it.
+    pub in_flight: i64,
+    /// Open HTTP/2 connections (`http1` clusters report 0: the pool is shared).
+    pub connections: usize,
+    /// Attempts sent since start.
     pub requests_total: u64,
     /// Failed connection attempts since start.
     pub connect_errors_total: u64,
+    /// Attempts that failed as outlier detection counts them.
+    pub failures_total: u64,
+    /// Failed health checks since start.
+    pub health_checks_failed_total: u64,
 }
 
 impl Endpoint {
-    pub(crate) fn http2(
-        cluster: &str,
+    pub(crate) fn new(
         address: SocketAddr,
-        connect_timeout: Duration,
-        metrics: &ClusterMetrics,
+        weight: u32,
+        transport: Transport,
+        healthy: bool,
+        counters: EndpointCounters,
     ) -> Endpoint {
-        let labels = labels(cluster, address);
-        let connect_errors = metrics.connect_errors.get_or_create(&labels).clone();
-        let connection = H2Connection::new(
-            address,
-            connect_timeout,
-            metrics.connections.get_or_create(&labels).clone(),
-            connect_errors.clone(),
-        );
+        counters.healthy.set(i64::from(healthy));
         Endpoint {
             address,
-            transport: Transport::Http2(connection),
-            requests: metrics.requests.get_or_create(&labels).clone(),
-            connect_errors,
-        }
-    }
-
-    pub(crate) fn http1(
-        cluster: &str,
-        address: SocketAddr,
-        client: Client<HttpConnector, Body>,
-        metrics: &ClusterMetrics,
-    ) -> Endpoint {
-        let labels = labels(cluster, address);
-        Endpoint {
-            address,
-            transport: Transport::Http1(client),
-            requests: metrics.requests.get_or_create(&labels).clone(),
-            connect_errors: metrics.connect_errors.get_or_create(&labels).clone(),
+            weight,
+            transport,
+            state: AtomicU8::new(EndpointState::Active.as_u8()),
+            healthy: AtomicBool::new(healthy),
+            health: Mutex::new(HealthCounter::new(healthy)),
+            outlier: OutlierState::default(),
+            counters,
         }
     }
 
@@ -89,33 +147,99 @@ impl Endpoint {
         self.address
     }
 
+    /// Its weight under the `weighted` policy.
+    pub fn weight(&self) -> u32 {
+        self.weight
+    }
+
+    /// What the operator allows.
+    pub fn state(&self) -> EndpointState {
+        EndpointState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_state(&self, state: EndpointState) {
+        self.state.store(state.as_u8(), Ordering::Release);
+    }
+
+    /// Whether its health checks pass.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_healthy(&self, healthy: bool) {
+        self.healthy.store(healthy, Ordering::Release);
+        self.counters.healthy.set(i64::from(healthy));
+    }
+
+    /// Whether outlier detection has it ejected at `now_ms` (cluster clock).
+    pub(crate) fn is_ejected(&self, now_ms: u64) -> bool {
+        let until = self.outlier.ejected_until_ms.load(Ordering::Acquire);
+        until != 0 && until > now_ms
+    }
+
+    /// Whether new calls may go to it at `now_ms`.
+    pub(crate) fn is_eligible(&self, now_ms: u64) -> bool {
+        self.state() == EndpointState::Active && self.is_healthy() && !self.is_ejected(now_ms)
+    }
+
+    /// Calls in flight to it.
+    pub fn in_flight(&self) -> i64 {
+        self.counters.in_flight.get()
+    }
+
+    pub(crate) fn start_call(&self) {
+        self.counters.requests.inc();
+        self.counters.in_flight.inc();
+    }
+
+    pub(crate) fn end_call(&self) {
+        self.counters.in_flight.dec();
+    }
+
     /// A point-in-time view for the admin API.
-    pub fn status(&self) -> EndpointStatus {
+    pub(crate) fn status(&self, now_ms: u64) -> EndpointStatus {
         EndpointStatus {
             address: self.address,
-            connected: match &self.transport {
-                Transport::Http2(connection) => connection.is_connected(),
-                Transport::Http1(_) => true,
+            weight: self.weight,
+            state: self.state(),
+            healthy: self.is_healthy(),
+            ejected: self.is_ejected(now_ms),
+            ejections_total: self.outlier.ejections.load(Ordering::Relaxed),
+            eligible: self.is_eligible(now_ms),
+            in_flight: self.in_flight(),
+            connections: match &self.transport {
+                Transport::Http2(pool) => pool.open_connections(),
+                Transport::Http1(_) => 0,
             },
-            requests_total: self.requests.get(),
-            connect_errors_total: self.connect_errors.get(),
+            requests_total: self.counters.requests.get(),
+            connect_errors_total: self.counters.connect_errors.get(),
+            failures_total: self.counters.failures.get(),
+            health_checks_failed_total: self.counters.health_checks_failed.get(),
+        }
+    }
+
+    pub(crate) fn h2_pool(&self) -> Option<&H2Pool> {
+        match &self.transport {
+            Transport::Http2(pool) => Some(pool),
+            Transport::Http1(_) => None,
         }
     }
 
     /// Sends a request whose URI is origin-form (path and query) or absolute; the
     /// `:authority` / `Host` the client used is kept, the connection goes to this endpoint.
+    /// Counts nothing: callers account for calls.
     pub(crate) async fn send(
         &self,
         cluster: &Arc<str>,
         mut req: Request<Body>,
-    ) -> Result<Response<Incoming>, ClusterError> {
-        self.requests.inc();
+    ) -> Result<(Response<ResponseStream>, Option<StreamGuard>), ClusterError> {
         match &self.transport {
-            Transport::Http2(connection) => {
+            Transport::Http2(pool) => {
                 let authority = take_authority(&mut req, self.address);
                 *req.uri_mut() = absolute_uri(authority, req.uri());
                 *req.version_mut() = http::Version::HTTP_2;
-                connection.send(cluster, req).await
+                let (response, stream) = pool.send(cluster, req).await?;
+                Ok((response.map(ResponseStream::Http2), Some(stream)))
             }
             Transport::Http1(client) => {
                 let authority = take_authority(&mut req, self.address);
@@ -126,26 +250,37 @@ impl Endpoint {
                     .unwrap_or_else(|_| Authority::from_static("127.0.0.1"));
                 *req.uri_mut() = absolute_uri(endpoint, req.uri());
                 *req.version_mut() = http::Version::HTTP_11;
-                client.request(req).await.map_err(|source| {
+                let response = client.request(req).await.map_err(|source| {
                     if source.is_connect() {
-                        self.connect_errors.inc();
+                        self.counters.connect_errors.inc();
+                        // The same error as an unreachable HTTP/2 endpoint, so both
+                        // protocols answer alike (503) and say why.
+                        return ClusterError::Connect {
+                            cluster: cluster.clone(),
+                            endpoint: self.address,
+                            reason: root_cause(&source),
+                        };
                     }
                     ClusterError::Request {
                         cluster: cluster.clone(),
                         endpoint: self.address,
                         source,
                     }
-                })
+                })?;
+                Ok((response.map(ResponseStream::Http1), None))
             }
         }
     }
 }
 
-fn labels(cluster: &str, address: SocketAddr) -> EndpointLabels {
-    EndpointLabels {
-        cluster: cluster.to_owned(),
-        endpoint: address.to_string(),
+/// The innermost error of a chain (`Connection refused (os error 111)`): the outer layers
+/// of a connect error only say "client error (Connect)".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
     }
+    current.to_string()
 }
 
 /// The authority the client addressed (URI first, then `Host`), removing `Host` so an
@@ -171,22 +306,4 @@ fn absolute_uri(authority: Authority, uri: &Uri) -> Uri {
         .path_and_query(path)
         .build()
         .unwrap_or_else(|_| uri.clone())
-}
-
-/// The endpoints a cluster balances over at one moment; replaced whole, never mutated.
-#[derive(Debug, Default)]
-pub struct EndpointSet {
-    endpoints: Vec<Arc<Endpoint>>,
-}
-
-impl EndpointSet {
-    /// A set of the given endpoints, in order.
-    pub fn new(endpoints: Vec<Arc<Endpoint>>) -> EndpointSet {
-        EndpointSet { endpoints }
-    }
-
-    /// The endpoints, in order.
-    pub fn endpoints(&self) -> &[Arc<Endpoint>] {
-        &self.endpoints
-    }
 }

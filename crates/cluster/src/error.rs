@@ -6,16 +6,40 @@ use std::time::Duration;
 
 use yardmaster_core::{Fault, GrpcCode};
 
+use crate::circuit_breaker::Overflow;
+
 /// Why a cluster could not deliver a request or produce a response head.
 ///
 /// Errors after the response head (a reset mid-stream) surface in the response body.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// The cluster has no endpoint to send to.
-    #[error("cluster {cluster:?} has no available endpoint")]
+    #[error("cluster {cluster:?} has no available endpoint ({summary})")]
     NoEndpoint {
         /// The cluster's name.
         cluster: Arc<str>,
+        /// Why, for people: how many endpoints there are and what keeps them out.
+        summary: String,
+    },
+    /// A circuit breaker limit refused the call.
+    #[error("cluster {cluster:?} is over its {limit} limit of {max}")]
+    Overloaded {
+        /// The cluster's name.
+        cluster: Arc<str>,
+        /// The limit's configuration key.
+        limit: &'static str,
+        /// The limit's value.
+        max: u32,
+    },
+    /// No response head arrived within the cluster's `attempt_timeout`.
+    #[error("cluster {cluster:?}: {endpoint} sent no response within {after:?}")]
+    Timeout {
+        /// The cluster's name.
+        cluster: Arc<str>,
+        /// The endpoint that did not answer.
+        endpoint: SocketAddr,
+        /// The attempt timeout.
+        after: Duration,
     },
     /// TCP connect or the HTTP/2 handshake failed or timed out.
     #[error("cluster {cluster:?}: connecting to {endpoint} failed: {reason}")]
@@ -39,7 +63,7 @@ pub enum ClusterError {
         source: hyper_util::client::legacy::Error,
     },
     /// Like [`ClusterError::Request`], from a pooled HTTP/2 connection.
-    #[error("cluster {cluster:?}: request to {endpoint} failed: {source}")]
+    #[error("cluster {cluster:?}: request to {endpoint} failed: {}", with_causes(.source))]
     Stream {
         /// The cluster's name.
         cluster: Arc<str>,
@@ -47,7 +71,7 @@ pub enum ClusterError {
         endpoint: SocketAddr,
         /// The transport error.
         #[source]
-        source: hyper::Error,
+        source: crate::h2_stream::Http2Error,
     },
 }
 
@@ -64,10 +88,21 @@ impl ClusterError {
         }
     }
 
+    pub(crate) fn overloaded(cluster: &Arc<str>, overflow: Overflow) -> Self {
+        ClusterError::Overloaded {
+            cluster: cluster.clone(),
+            limit: overflow.limit,
+            max: overflow.max,
+        }
+    }
+
     /// Whose fault the error is.
     pub fn fault(&self) -> Fault {
         match self {
-            ClusterError::NoEndpoint { .. } | ClusterError::Connect { .. } => Fault::Upstream,
+            ClusterError::NoEndpoint { .. }
+            | ClusterError::Connect { .. }
+            | ClusterError::Timeout { .. } => Fault::Upstream,
+            ClusterError::Overloaded { .. } => Fault::Gateway,
             ClusterError::Request { source, .. } => {
                 transport_fault(std::error::Error::source(source), source.is_connect())
             }
@@ -82,7 +117,10 @@ impl ClusterError {
             return GrpcCode::Cancelled;
         }
         match self {
-            ClusterError::NoEndpoint { .. } | ClusterError::Connect { .. } => GrpcCode::Unavailable,
+            ClusterError::NoEndpoint { .. }
+            | ClusterError::Connect { .. }
+            | ClusterError::Timeout { .. } => GrpcCode::Unavailable,
+            ClusterError::Overloaded { .. } => GrpcCode::ResourceExhausted,
             ClusterError::Request { source, .. } => h2_reason(std::error::Error::source(source))
                 .map_or(GrpcCode::Unavailable, GrpcCode::from_h2_reason),
             ClusterError::Stream { source, .. } => {
@@ -96,6 +134,7 @@ impl ClusterError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ClusterError::NoEndpoint { .. } | ClusterError::Connect { .. } => true,
+            ClusterError::Overloaded { .. } | ClusterError::Timeout { .. } => false,
             ClusterError::Request { source, .. } => source.is_connect(),
             ClusterError::Stream { source, .. } => h2_reason(Some(source)) == Some(0x7),
         }
@@ -116,6 +155,19 @@ fn transport_fault(source: Option<&(dyn std::error::Error + 'static)>, is_connec
     } else {
         Fault::Upstream
     }
+}
+
+/// An error and its causes, `: `-separated. hyper's own text ("http2 error") names only
+/// the layer; the h2 error beneath says what happened (which reset, which protocol error).
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// The HTTP/2 error code somewhere in an error's source chain.

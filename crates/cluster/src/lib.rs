@@ -1,23 +1,46 @@
-//! Clusters: named groups of upstream endpoints and the clients that reach them.
+//! Clusters: named groups of upstream endpoints, how one is chosen, and how to reach it.
 //!
-//! Owns choosing an endpoint ([`RoundRobin`] over an [`EndpointSet`] snapshot) and sending a
-//! request to it over a pooled connection: one multiplexed HTTP/2 connection per endpoint
-//! for `grpc`/`http2` clusters, a keep-alive HTTP/1.1 pool for `http1` clusters. Bodies and
-//! trailers stream through; nothing is buffered. It does not own routing, deadlines or the
-//! responses shown to clients (see `proxy`), nor where endpoints come from (discovery and
-//! health checks will write new [`EndpointSet`] snapshots; the data path only reads them).
+//! Owns balancing ([`EndpointSet`] snapshots read lock free by round robin, least request,
+//! random, smooth weighted round robin or a consistent hash ring), upstream connections
+//! (multiplexed HTTP/2 connections per endpoint, a keep-alive HTTP/1.1 pool), active
+//! health checks and passive outlier ejection (background tasks owned by each
+//! [`Cluster`] that publish new snapshots), circuit breaking, retries with a budget, and
+//! runtime control of endpoints. Bodies and trailers stream through; only a retried
+//! request body is kept, up to a limit. It does not own routing, deadlines or the
+//! responses shown to clients (see `proxy`).
 
+mod balancer;
+mod circuit_breaker;
 mod cluster;
 mod cluster_set;
 mod endpoint;
+mod endpoint_factory;
+mod endpoint_set;
+mod endpoint_watch;
 mod error;
-mod h2_connection;
+mod h2_pool;
+mod h2_stream;
+mod hash_ring;
+mod health_check;
+mod health_state;
+mod maintenance;
 mod metrics;
+mod outlier;
+mod replay_body;
+mod retry;
+mod retry_budget;
 mod round_robin;
+mod runtime_control;
+mod upstream_body;
+mod weighted_schedule;
 
 pub use cluster::{Cluster, ClusterStatus};
 pub use cluster_set::ClusterSet;
-pub use endpoint::{Endpoint, EndpointSet, EndpointStatus};
+pub use endpoint::{Endpoint, EndpointState, EndpointStatus};
+pub use endpoint_set::EndpointSet;
 pub use error::ClusterError;
+pub use h2_stream::Http2Error;
 pub use metrics::ClusterMetrics;
 pub use round_robin::RoundRobin;
+pub use runtime_control::ControlError;
+pub use upstream_body::{StreamIdleError, UpstreamBody};

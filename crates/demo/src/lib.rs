@@ -8,6 +8,8 @@
 //! - [`EchoService`], a scriptable gRPC echo: each request says how long to wait, how many
 //!   replies to stream, how large they are and how to fail. [`EchoStats`] counts calls and
 //!   cancellations. Serve it with [`serve_grpc`] and [`echo_server`].
+//! - [`HealthService`], a scriptable `grpc.health.v1.Health` service, served next to the
+//!   echo service by [`EchoWithHealth`], for testing health checks.
 //! - [`serve_http`], a small HTTP/1.1 and h2 upstream that describes requests as JSON,
 //!   echoes streamed bodies and streams or fails on demand.
 //!
@@ -15,11 +17,13 @@
 //! `yardmaster` binary and `test-support` decide names, addresses and lifetimes.
 
 mod echo;
+mod health;
 mod http_service;
 mod serve;
 mod stats;
 
 pub use echo::{BidiReplies, EchoService, ServerStreamReplies};
+pub use health::{EchoWithHealth, HealthService};
 pub use http_service::serve_http;
 pub use serve::{echo_server, serve_grpc, MAX_MESSAGE_BYTES};
 pub use stats::EchoStats;

@@ -1,0 +1,125 @@
+//! Upstream connection management: extra connections past the stream limit, idle
+//! close, and the stream idle timeout.
+
+use std::time::{Duration, Instant};
+
+use tonic::Code;
+use yardmaster_demo::pb::EchoRequest;
+use yardmaster_test_support::{FreezableRelay, TestUpstream, HANG_LIMIT};
+
+use crate::balancing::{addresses, gateway_with, served_by};
+
+/// With at most 2 streams per connection, 5 concurrent streams to one endpoint need 3
+/// connections; once idle, they close.
+#[tokio::test]
+async fn opens_another_connection_at_the_stream_limit_and_closes_idle_ones() {
+    let upstream = TestUpstream::echo("a").await;
+    let settings = "    connection: { max_streams_per_connection: 2, idle_timeout: 300ms }\n";
+    let gateway = gateway_with(&addresses(&[&upstream]), settings).await;
+    let client = gateway.echo_client().await;
+    let long = EchoRequest {
+        count: 1,
+        delay_ms: 500,
+        ..Default::default()
+    };
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        let stream = tokio::time::timeout(HANG_LIMIT, client.clone().server_stream(long.clone()))
+            .await
+            .expect("stream head in time")
+            .expect("stream starts")
+            .into_inner();
+        streams.push(stream);
+    }
+    let status = gateway.cluster_status("upstream").await;
+    assert_eq!(status["endpoints"][0]["connections"], 3, "{status:#}");
+    assert_eq!(status["endpoints"][0]["in_flight"], 5);
+    for mut stream in streams {
+        while tokio::time::timeout(HANG_LIMIT, stream.message())
+            .await
+            .expect("message in time")
+            .expect("stream succeeds")
+            .is_some()
+        {}
+    }
+    yardmaster_test_support::eventually_async("idle connections close", || {
+        let gateway = &gateway;
+        async move { gateway.cluster_status("upstream").await["endpoints"][0]["connections"] == 0 }
+    })
+    .await;
+    // And the endpoint still serves, on a new connection.
+    assert_eq!(served_by(&mut client.clone()).await, "a");
+    gateway.shutdown().await;
+}
+
+/// A response stream that goes quiet for longer than `stream_idle_timeout` ends with
+/// UNAVAILABLE naming the cluster, after the messages that did arrive.
+#[tokio::test]
+async fn stream_idle_timeout_ends_a_quiet_stream() {
+    let upstream = TestUpstream::echo("a").await;
+    let settings = "    stream_idle_timeout: 200ms\n";
+    let gateway = gateway_with(&addresses(&[&upstream]), settings).await;
+    let mut client = gateway.echo_client().await;
+    let quiet = EchoRequest {
+        count: 3,
+        delay_ms: 2_000,
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let mut stream = tokio::time::timeout(HANG_LIMIT, client.server_stream(quiet))
+        .await
+        .expect("stream head in time")
+        .expect("stream starts")
+        .into_inner();
+    let status = tokio::time::timeout(HANG_LIMIT, stream.message())
+        .await
+        .expect("the stream ends in time")
+        .expect_err("the idle stream is cut");
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status.message().contains("cluster \"upstream\"")
+            && status.message().contains("(stream_idle_timeout)"),
+        "{}",
+        status.message()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    gateway.shutdown().await;
+}
+
+/// An endpoint whose network goes silent mid-stream is found dead by HTTP/2 keepalive
+/// PINGs: the stream ends with UNAVAILABLE long before the endpoint would answer.
+#[tokio::test]
+async fn keepalive_pings_detect_a_silent_peer() {
+    let upstream = TestUpstream::echo("a").await;
+    let relay = FreezableRelay::start(upstream.addr()).await;
+    let settings = "    connection: { keepalive_interval: 100ms, keepalive_timeout: 200ms }\n";
+    let gateway = gateway_with(&[relay.addr().to_string()], settings).await;
+    let mut client = gateway.echo_client().await;
+    let slow = EchoRequest {
+        count: 2,
+        delay_ms: 3_000,
+        ..Default::default()
+    };
+    let mut stream = tokio::time::timeout(HANG_LIMIT, client.server_stream(slow))
+        .await
+        .expect("stream head in time")
+        .expect("stream starts")
+        .into_inner();
+    relay.freeze();
+    let started = Instant::now();
+    let status = tokio::time::timeout(HANG_LIMIT, stream.message())
+        .await
+        .expect("the stream ends in time")
+        .expect_err("the silent peer is detected");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    gateway.shutdown().await;
+}
