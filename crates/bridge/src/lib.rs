@@ -1,0 +1,55 @@
+//! The TCP bridge: long-lived raw TCP clients, each marked with a UUID (v4) for its whole
+//! life, multiplexed onto one bidirectional gRPC stream per upstream endpoint.
+//!
+//! Owns framing (`raw`, `lines`, `length_prefixed`), one task per client, assigning
+//! clients to ready upstreams and moving them when an upstream fails or is removed
+//! (replaying the frames it had not acknowledged), broadcast scopes, back-pressure and
+//! limits, and both upstream protocols: `yardmaster.bridge.v1` ([`pb`]) and the
+//! compatibility protocol `upstream.grpc.service` ([`compat_pb`]). It does not own the
+//! configuration (see `yardmaster-config`'s `BridgeConfig`) or the admin HTTP API, which
+//! reaches a bridge through a [`BridgeHandle`].
+//!
+//! Layout, one layer per file: `frame` (codec), `connection` (socket to frames),
+//! `session` (one task per client), `registry` (client state, broadcast), `link` (one
+//! gRPC stream), `upstream` (endpoints, balancing, reconnecting), `health` (gRPC health
+//! checks), `native` and `compat` (the two protocols), `bridge` ([`Bridge`]: the accept
+//! loop; [`BridgeHandle`]). The protocol and the delivery guarantee
+//! are documented in `docs/bridge.md`.
+
+mod bridge;
+mod close_reason;
+mod compat;
+mod connection;
+mod echo_upstream;
+mod error;
+mod frame;
+mod health;
+mod link;
+mod metrics;
+mod native;
+mod registry;
+mod session;
+mod upstream;
+
+pub use bridge::{Bridge, BridgeHandle};
+pub use echo_upstream::{EchoUpstream, EchoUpstreamStats};
+pub use error::BridgeError;
+pub use metrics::BridgeMetrics;
+pub use registry::{ClientStatus, Scope};
+pub use upstream::UpstreamStatus;
+
+/// Code generated from `proto/yardmaster/bridge/v1/bridge.proto`: the messages, the
+/// `bridge_upstream_client::BridgeUpstreamClient` and the
+/// `bridge_upstream_server::{BridgeUpstream, BridgeUpstreamServer}` pair.
+pub mod pb {
+    tonic::include_proto!("yardmaster.bridge.v1");
+}
+
+/// Code generated from `proto/upstream/grpc/service/upstream_peer.proto`, the protocol of
+/// the marking load balancer the bridge replaces: messages, client and server.
+// Its method names (`bidirectionalStreaming`, `live`) are kept as published, so the
+// generated stream types are not upper camel case.
+#[allow(non_camel_case_types)]
+pub mod compat_pb {
+    tonic::include_proto!("upstream.grpc.service");
+}

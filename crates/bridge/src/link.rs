@@ -1,0 +1,141 @@
+//! One open bidirectional gRPC stream to an upstream endpoint ([`Link`]): the queue of
+//! events towards it, whether it is ready, and when it ended.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use crate::registry::Client;
+
+/// Events queued towards one upstream stream. Each client has at most
+/// `max_unacked_frames` data events in flight, so this only smooths bursts.
+const LINK_QUEUE_EVENTS: usize = 1024;
+
+/// What the gateway tells an upstream about a client.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Opened {
+        client: Arc<Client>,
+        resumed: bool,
+    },
+    Data {
+        client: Arc<Client>,
+        seq: u64,
+        payload: Bytes,
+    },
+    Closed {
+        client_id: Arc<str>,
+        reason: String,
+    },
+}
+
+/// One open bidirectional stream to an endpoint, and the clients assigned to it.
+#[derive(Debug)]
+pub(crate) struct Link {
+    address: SocketAddr,
+    tx: mpsc::Sender<Event>,
+    ready: AtomicBool,
+    ended: watch::Sender<bool>,
+    clients: AtomicUsize,
+}
+
+impl Link {
+    /// A new stream's link (not ready) and the receiving end of its event queue.
+    pub(crate) fn new(address: SocketAddr) -> (Arc<Link>, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel(LINK_QUEUE_EVENTS);
+        let link = Arc::new(Link {
+            address,
+            tx,
+            ready: AtomicBool::new(false),
+            ended: watch::channel(false).0,
+            clients: AtomicUsize::new(0),
+        });
+        (link, rx)
+    }
+
+    /// Marks the stream ended: no longer picked, and its sessions move their clients.
+    pub(crate) fn end(&self) {
+        self.ready.store(false, Ordering::Release);
+        self.ended.send_replace(true);
+    }
+
+    /// Clients assigned to this stream now.
+    pub(crate) fn clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub(crate) fn is_usable(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !*self.ended.borrow()
+    }
+
+    pub(crate) fn mark_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Resolves once the stream has ended and its commands have all been handled.
+    pub(crate) async fn ended(&self) {
+        let mut ended = self.ended.subscribe();
+        let _ = ended.wait_for(|e| *e).await;
+    }
+
+    /// Queues an event; waits while the queue is full. `Err` when the stream has ended.
+    pub(crate) async fn send(&self, event: Event) -> Result<(), ()> {
+        tokio::select! {
+            sent = self.tx.send(event) => sent.map_err(drop),
+            () = self.ended() => Err(()),
+        }
+    }
+
+    pub(crate) fn attach(&self) {
+        self.clients.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn detach(&self) {
+        self.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is(&self, other: &Link) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// The events of a stream's queue, ending once `stop` is set and the events queued by
+/// then are taken: that half-closes the gRPC stream after everything already queued
+/// (the `closed` events of a shutdown, say).
+pub(crate) fn events_until(
+    events: mpsc::Receiver<Event>,
+    stop: watch::Receiver<bool>,
+) -> impl futures_util::Stream<Item = Event> + Send + 'static {
+    futures_util::stream::unfold(
+        (events, stop, false),
+        |(mut events, mut stop, mut stopping)| async move {
+            loop {
+                if stopping {
+                    return events.try_recv().ok().map(|e| (e, (events, stop, true)));
+                }
+                let event = tokio::select! {
+                    biased;
+                    _ = stop.wait_for(|s| *s) => None,
+                    event = events.recv() => Some(event),
+                };
+                match event {
+                    None => stopping = true,
+                    Some(event) => return event.map(|e| (e, (events, stop, false))),
+                }
+            }
+        },
+    )
+}
+
+/// Resolves when `stop` is set (or its sender is gone).
+pub(crate) async fn stopped(stop: &watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    let _ = stop.wait_for(|s| *s).await;
+}

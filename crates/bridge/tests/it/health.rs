@@ -1,0 +1,91 @@
+//! gRPC health checks: an upstream that fails them gets no new clients, one that passes
+//! gets them, and clients already assigned stay.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use yardmaster_bridge::EchoUpstream;
+
+use crate::support::{eventually, LineClient, TestBridge};
+use crate::upstreams::{TestUpstream, WithHealth};
+
+fn yaml(a: std::net::SocketAddr, b: std::net::SocketAddr) -> String {
+    format!(
+        "
+listeners: []
+bridges:
+  - name: b
+    listen: 127.0.0.1:0
+    cluster: up
+clusters:
+  - name: up
+    endpoints: [{a}, {b}]
+    health_check:
+      kind: grpc
+      interval: 50ms
+      timeout: 1s
+      healthy_threshold: 1
+      unhealthy_threshold: 1
+      initial_state: unhealthy
+"
+    )
+}
+
+#[tokio::test]
+async fn only_upstreams_passing_their_health_check_get_new_clients() {
+    let a_serving = Arc::new(AtomicBool::new(true));
+    let b_serving = Arc::new(AtomicBool::new(false));
+    let a = TestUpstream::start(WithHealth {
+        inner: EchoUpstream::new().into_server(),
+        serving: a_serving.clone(),
+    })
+    .await;
+    let b = TestUpstream::start(WithHealth {
+        inner: EchoUpstream::new().into_server(),
+        serving: b_serving.clone(),
+    })
+    .await;
+    let bridge = TestBridge::start(&yaml(a.addr, b.addr)).await;
+    eventually(|| {
+        let upstreams = bridge.handle.upstreams();
+        upstreams.len() == 2
+            && upstreams.iter().all(|u| u.ready)
+            && upstreams[0].healthy
+            && !upstreams[1].healthy
+    })
+    .await;
+
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        let mut client = LineClient::connect(bridge.addr).await;
+        client.echo(&format!("client {i}")).await;
+        clients.push(client);
+    }
+    assert_eq!(
+        bridge.handle.upstreams()[0].clients,
+        4,
+        "all on the healthy upstream"
+    );
+
+    // a turns unhealthy, b healthy: new clients go to b, a keeps its clients.
+    a_serving.store(false, Ordering::Relaxed);
+    b_serving.store(true, Ordering::Relaxed);
+    eventually(|| {
+        let upstreams = bridge.handle.upstreams();
+        !upstreams[0].healthy && upstreams[1].healthy
+    })
+    .await;
+    let mut late = LineClient::connect(bridge.addr).await;
+    late.echo("late").await;
+    for client in &mut clients {
+        client.echo("still on a").await;
+    }
+    let counts: Vec<usize> = bridge
+        .handle
+        .upstreams()
+        .iter()
+        .map(|u| u.clients)
+        .collect();
+    assert_eq!(counts, [4, 1]);
+    bridge.shutdown().await;
+}
