@@ -1,0 +1,65 @@
+//! One fire-and-forget copy of a call to a non-responding target: sent, its reply read to
+//! the end and thrown away, its outcome counted.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::Request;
+use http_body_util::BodyExt;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+use yardmaster_cluster::Cluster;
+use yardmaster_core::{Body, GrpcCode};
+
+use super::CopyCounters;
+
+/// Starts the copy. Detached on purpose: it never outlives `deadline`, and it holds one of
+/// the target's `queue_size` slots (`permit`) while it runs, so copies stay bounded.
+pub(super) fn spawn(
+    cluster: Arc<Cluster>,
+    counters: CopyCounters,
+    req: Request<Body>,
+    client: IpAddr,
+    deadline: Instant,
+    permit: OwnedSemaphorePermit,
+) {
+    tokio::spawn(async move {
+        let outcome = tokio::time::timeout_at(deadline, send(&cluster, req, client)).await;
+        match outcome {
+            Ok(Ok(GrpcCode::Ok)) => counters.ok.inc(),
+            Ok(Ok(code)) => {
+                tracing::debug!(cluster = %cluster.name(), code = code.name(), "mirror copy failed");
+                counters.failed.inc()
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(cluster = %cluster.name(), %error, "mirror copy failed");
+                counters.failed.inc()
+            }
+            Err(_) => counters.timeout.inc(),
+        };
+        drop(permit);
+    });
+}
+
+/// Sends the copy and reads its reply to the end; the call's gRPC status.
+async fn send(
+    cluster: &Cluster,
+    req: Request<Body>,
+    client: IpAddr,
+) -> Result<GrpcCode, yardmaster_core::BoxError> {
+    let response = cluster.call(req, client).await?;
+    if let Some(code) = response.headers().get("grpc-status") {
+        return Ok(GrpcCode::from_header(code));
+    }
+    if !response.status().is_success() {
+        return Err(format!("HTTP status {}", response.status()).into());
+    }
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        if let Ok(trailers) = frame?.into_trailers() {
+            let code = trailers.get("grpc-status").map(GrpcCode::from_header);
+            return Ok(code.unwrap_or(GrpcCode::Unknown));
+        }
+    }
+    Ok(GrpcCode::Unknown)
+}
