@@ -12,10 +12,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+use crate::control::control;
 use crate::AdminState;
 
 const JSON: &str = "application/json";
-const TEXT: &str = "text/plain; charset=utf-8";
+pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Serves the admin API on an already bound listener until `shutdown` resolves.
@@ -40,8 +41,14 @@ pub async fn serve(listener: TcpListener, state: AdminState, shutdown: impl Futu
             .serve_connection(
                 TokioIo::new(stream),
                 service_fn(move |req| {
-                    let response = respond(&state, &req);
-                    async move { Ok::<_, Infallible>(response) }
+                    let state = state.clone();
+                    async move {
+                        // Bridge operations read a request body (the payload to send).
+                        if crate::bridge::is_bridge_path(req.uri().path()) {
+                            return Ok::<_, Infallible>(crate::bridge::respond(&state, req).await);
+                        }
+                        Ok(respond(&state, &req))
+                    }
                 }),
             )
             .into_owned();
@@ -55,11 +62,14 @@ pub async fn serve(listener: TcpListener, state: AdminState, shutdown: impl Futu
 }
 
 fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() == Method::POST && req.uri().path().starts_with("/clusters/") {
+        return control(state, req);
+    }
     if req.method() != Method::GET {
         return reply(
             StatusCode::METHOD_NOT_ALLOWED,
             TEXT,
-            "only GET is supported\n",
+            "only GET, and POST to /clusters/{name}/endpoints, are supported\n",
         );
     }
     match req.uri().path() {
@@ -67,14 +77,18 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
         "/ready" if state.view.is_ready() => reply(StatusCode::OK, TEXT, "ready\n"),
         "/ready" => reply(StatusCode::SERVICE_UNAVAILABLE, TEXT, "not ready\n"),
         "/config" => json(&state.view.config_json()),
-        "/clusters" => match serde_json::to_value(state.view.clusters()) {
-            Ok(value) => json(&value),
-            Err(error) => reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                TEXT,
-                format!("{error}\n"),
-            ),
-        },
+        "/clusters" => to_json(&state.view.clusters()),
+        path if path.starts_with("/clusters/") => {
+            let name = path.trim_start_matches("/clusters/");
+            match state.view.clusters().into_iter().find(|c| c.name == name) {
+                Some(cluster) => to_json(&cluster),
+                None => reply(
+                    StatusCode::NOT_FOUND,
+                    TEXT,
+                    format!("no cluster {name:?}\n"),
+                ),
+            }
+        }
         "/metrics" => {
             let mut text = String::new();
             match prometheus_client::encoding::text::encode(&mut text, &state.registry) {
@@ -94,13 +108,24 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
     }
 }
 
+pub(crate) fn to_json(value: &impl serde::Serialize) -> Response<Full<Bytes>> {
+    match serde_json::to_value(value) {
+        Ok(value) => json(&value),
+        Err(error) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TEXT,
+            format!("{error}\n"),
+        ),
+    }
+}
+
 fn json(value: &serde_json::Value) -> Response<Full<Bytes>> {
     let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
     body.push(b'\n');
     reply(StatusCode::OK, JSON, body)
 }
 
-fn reply(
+pub(crate) fn reply(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,

@@ -3,8 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use std::net::SocketAddr;
+
 use prometheus_client::registry::Registry;
-use yardmaster_cluster::ClusterStatus;
+use yardmaster_bridge::BridgeHandle;
+use yardmaster_cluster::{ClusterStatus, ControlError, EndpointState};
 
 /// Read access to the running gateway, implemented by the binary over its current
 /// snapshot. Calls must be cheap and must not block.
@@ -15,6 +18,34 @@ pub trait GatewayView: Send + Sync {
     fn clusters(&self) -> Vec<ClusterStatus>;
     /// Whether the gateway should receive traffic (serving, not shutting down).
     fn is_ready(&self) -> bool;
+    /// Changes an endpoint of cluster `cluster` in the running gateway, without a
+    /// restart. Returns at once; draining finishes in the background.
+    fn update_endpoint(&self, cluster: &str, change: EndpointChange) -> Result<(), UpdateError>;
+}
+
+/// An operator's change to one endpoint of a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointChange {
+    /// Add an endpoint with this weight.
+    Add {
+        /// `ip:port`.
+        address: SocketAddr,
+        /// Share under the `weighted` policy.
+        weight: u32,
+    },
+    /// Remove an endpoint at once (calls in flight finish).
+    Remove(SocketAddr),
+    /// Set what the operator allows: enable, disable or drain.
+    SetState(SocketAddr, EndpointState),
+}
+
+/// Why an endpoint change was refused.
+#[derive(Debug)]
+pub enum UpdateError {
+    /// No cluster has this name.
+    UnknownCluster(String),
+    /// The cluster refused the change.
+    Control(ControlError),
 }
 
 /// Everything the admin server needs.
@@ -24,6 +55,8 @@ pub struct AdminState {
     pub view: Arc<dyn GatewayView>,
     /// Every metric family of the process.
     pub registry: Arc<Registry>,
+    /// The TCP bridges, for `/bridges/...`.
+    pub bridges: Vec<BridgeHandle>,
 }
 
 impl fmt::Debug for AdminState {

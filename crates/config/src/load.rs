@@ -84,8 +84,9 @@ impl std::error::Error for LoadError {}
 
 /// Reads, parses and validates the configuration file at `path`.
 ///
-/// Relative `tls.cert_file` and `tls.key_file` paths are resolved against the directory of
-/// `path`; the PEM files themselves are not read. Blocks on file I/O.
+/// Relative `tls.cert_file`, `tls.key_file` and `proto_files` paths are resolved against the
+/// directory of `path`; the PEM files are not read, the `.proto` files of `field_name`
+/// extractors are compiled. Blocks on file I/O.
 ///
 /// # Errors
 ///
@@ -100,8 +101,14 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
     let mut config = from_str(&text, &file_name)?;
     if let Some(dir) = path.parent() {
         resolve_tls_paths(&mut config, dir);
+        resolve_proto_paths(&mut config, dir);
     }
-    Ok(config)
+    let problems = compile_protos(&mut config);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(located(problems, &text, &file_name))
+    }
 }
 
 /// Parses and validates configuration `text`; `file_name` only appears in error messages.
@@ -118,6 +125,11 @@ pub fn from_str(text: &str, file_name: &str) -> Result<Config, LoadError> {
     if problems.is_empty() {
         return Ok(config);
     }
+    Err(located(problems, text, file_name))
+}
+
+/// Ties each `(field path, message)` problem to its place in `text`, in file order.
+fn located(problems: crate::validate::Problems, text: &str, file_name: &str) -> LoadError {
     let map = SourceMap::new(text);
     let mut errors: Vec<ConfigError> = problems
         .into_iter()
@@ -127,7 +139,7 @@ pub fn from_str(text: &str, file_name: &str) -> Result<Config, LoadError> {
         })
         .collect();
     errors.sort_by_key(|e| (e.line == 0, e.line, e.column));
-    Err(LoadError { errors })
+    LoadError { errors }
 }
 
 fn error_at(file: &str, at: Option<Location>, path: &str, message: String) -> ConfigError {
@@ -269,6 +281,54 @@ fn one_line(text: &str) -> String {
         }
     }
     line
+}
+
+/// The `message_type` of every mirrored route, with its field path.
+fn message_types(
+    config: &mut Config,
+) -> impl Iterator<Item = (String, &mut crate::model::MessageTypeConfig)> {
+    config
+        .listeners
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(i, listener)| {
+            listener
+                .routes
+                .iter_mut()
+                .enumerate()
+                .filter_map(move |(j, route)| {
+                    let message_type = route.mirror.as_mut()?.message_type.as_mut()?;
+                    Some((
+                        format!("listeners[{i}].routes[{j}].mirror.message_type"),
+                        message_type,
+                    ))
+                })
+        })
+}
+
+fn resolve_proto_paths(config: &mut Config, dir: &Path) {
+    for (_, message_type) in message_types(config) {
+        for file in &mut message_type.proto_files {
+            if file.is_relative() {
+                *file = dir.join(&*file);
+            }
+        }
+    }
+}
+
+/// Compiles the `.proto` files of `field_name` extractors and stores the field numbers.
+fn compile_protos(config: &mut Config) -> crate::validate::Problems {
+    let mut problems = Vec::new();
+    for (path, message_type) in message_types(config) {
+        if message_type.field_name.is_none() {
+            continue;
+        }
+        match message_type.compile_field_names() {
+            Ok(numbers) => message_type.field_numbers = Some(std::sync::Arc::new(numbers)),
+            Err(message) => problems.push((format!("{path}.field_name"), message)),
+        }
+    }
+    problems
 }
 
 fn resolve_tls_paths(config: &mut Config, dir: &Path) {

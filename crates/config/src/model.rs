@@ -15,6 +15,16 @@ use crate::duration;
 use crate::pattern::Pattern;
 use crate::socket_addr;
 
+mod bridge;
+mod cluster;
+mod fanout;
+mod mirror;
+
+pub use bridge::*;
+pub use cluster::*;
+pub use fanout::*;
+pub use mirror::*;
+
 /// The whole file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +43,9 @@ pub struct Config {
     /// Named groups of upstream endpoints that routes send to.
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
+    /// TCP bridge listeners: raw TCP clients multiplexed onto gRPC upstream streams.
+    #[serde(default)]
+    pub bridges: Vec<BridgeConfig>,
 }
 
 /// 30 s: long enough for ordinary unary calls to finish, short enough for a rolling deploy.
@@ -136,6 +149,12 @@ pub struct RouteConfig {
     /// Action: refuse the request with a fixed status.
     #[serde(default)]
     pub deny: Option<DenyConfig>,
+    /// Action: send each call to several clusters, filtered by message type.
+    #[serde(default)]
+    pub mirror: Option<MirrorConfig>,
+    /// Action: send each call to every healthy endpoint of a cluster.
+    #[serde(default)]
+    pub fanout: Option<FanoutConfig>,
 }
 
 /// Request conditions of a route. All given conditions must hold.
@@ -196,6 +215,9 @@ pub struct ForwardConfig {
     /// Rewrites applied before forwarding.
     #[serde(default)]
     pub rewrite: Option<RewriteConfig>,
+    /// The longest a call may take, end to end; a shorter client `grpc-timeout` wins.
+    #[serde(default, with = "duration::option")]
+    pub timeout: Option<Duration>,
 }
 
 /// Rewrites of a forwarded request.
@@ -235,46 +257,4 @@ fn default_deny_http_status() -> u16 {
 
 fn default_deny_message() -> String {
     "denied by gateway policy".to_owned()
-}
-
-/// A named group of upstream endpoints.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterConfig {
-    /// Unique name, referenced by routes.
-    pub name: String,
-    /// How the gateway talks to the endpoints.
-    #[serde(default)]
-    pub protocol: Protocol,
-    /// How long a TCP connect to an endpoint may take.
-    #[serde(default = "default_connect_timeout", with = "duration")]
-    pub connect_timeout: Duration,
-    /// Endpoint addresses, balanced round robin.
-    #[serde(deserialize_with = "socket_addr::deserialize_list")]
-    pub endpoints: Vec<SocketAddr>,
-}
-
-/// 2 s: far above a healthy connect on any network, short enough to fail over quickly.
-fn default_connect_timeout() -> Duration {
-    Duration::from_secs(2)
-}
-
-/// The protocol spoken to a cluster's endpoints.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// HTTP/2 with prior knowledge (h2c), as gRPC servers speak it.
-    #[default]
-    Grpc,
-    /// HTTP/1.1.
-    Http1,
-    /// HTTP/2 with prior knowledge (h2c), for plain HTTP services.
-    Http2,
-}
-
-impl Protocol {
-    /// Whether requests to this cluster go over HTTP/2.
-    pub fn is_http2(self) -> bool {
-        matches!(self, Protocol::Grpc | Protocol::Http2)
-    }
 }

@@ -20,15 +20,6 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr,
     Ok(Text::deserialize(d)?.0)
 }
 
-pub(crate) fn deserialize_list<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<SocketAddr>, D::Error> {
-    Ok(Vec::<Text>::deserialize(d)?
-        .into_iter()
-        .map(|t| t.0)
-        .collect())
-}
-
 /// One address; a separate type so that an error in a list points at the bad entry.
 struct Text(SocketAddr);
 

@@ -2,12 +2,16 @@
 //! listeners, and the shape of each route. Also fills in defaults that depend on other
 //! fields (route names) and normalises header names to lower case.
 
+mod bridge;
+mod cluster;
+mod fanout;
+mod mirror;
 mod route;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::model::{ClusterConfig, Config, ListenerConfig};
+use crate::model::{Config, ListenerConfig};
 
 /// Problems found, as `(field path, message)`; empty when the configuration is valid.
 pub(crate) type Problems = Vec<(String, String)>;
@@ -16,7 +20,7 @@ pub(crate) type Problems = Vec<(String, String)>;
 /// route names as `<listener>#<index>` and lower-cases header names in `match.headers`.
 pub(crate) fn validate(config: &mut Config) -> Problems {
     let mut problems = Problems::new();
-    if config.listeners.is_empty() {
+    if config.listeners.is_empty() && config.bridges.is_empty() {
         problems.push((
             "listeners".to_owned(),
             "at least one listener is required".to_owned(),
@@ -34,12 +38,22 @@ pub(crate) fn validate(config: &mut Config) -> Problems {
         config.clusters.iter().map(|c| c.name.as_str()),
         &mut problems,
     );
+    check_unique_names(
+        "bridge",
+        "bridges",
+        config.bridges.iter().map(|b| b.name.as_str()),
+        &mut problems,
+    );
     check_overlaps(config, &mut problems);
+    for (i, entry) in config.bridges.iter().enumerate() {
+        let path = format!("bridges[{i}]");
+        bridge::check_bridge(&path, entry, &config.clusters, &mut problems);
+    }
     for (i, listener) in config.listeners.iter().enumerate() {
         check_listener(&format!("listeners[{i}]"), listener, &mut problems);
     }
     for (i, cluster) in config.clusters.iter().enumerate() {
-        check_cluster(&format!("clusters[{i}]"), cluster, &mut problems);
+        cluster::check_cluster(&format!("clusters[{i}]"), cluster, &mut problems);
     }
     let clusters: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
     for (i, listener) in config.listeners.iter_mut().enumerate() {
@@ -87,7 +101,12 @@ fn check_overlaps(config: &Config, problems: &mut Problems) {
         .iter()
         .enumerate()
         .map(|(i, l)| (format!("listeners[{i}].listen"), l.listen));
-    let all: Vec<(String, SocketAddr)> = admin.chain(listeners).collect();
+    let bridges = config
+        .bridges
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (format!("bridges[{i}].listen"), b.listen));
+    let all: Vec<(String, SocketAddr)> = admin.chain(listeners).chain(bridges).collect();
     for (i, (path, addr)) in all.iter().enumerate() {
         let earlier = all
             .iter()
@@ -114,30 +133,6 @@ fn check_listener(path: &str, listener: &ListenerConfig, problems: &mut Problems
         problems.push((
             format!("{path}.max_connections"),
             "max_connections must be at least 1 (the default is 10000)".to_owned(),
-        ));
-    }
-}
-
-fn check_cluster(path: &str, cluster: &ClusterConfig, problems: &mut Problems) {
-    if cluster.endpoints.is_empty() {
-        problems.push((
-            format!("{path}.endpoints"),
-            "a cluster needs at least one endpoint (e.g. `endpoints: [127.0.0.1:50051]`)"
-                .to_owned(),
-        ));
-    }
-    for (i, endpoint) in cluster.endpoints.iter().enumerate() {
-        if endpoint.port() == 0 {
-            problems.push((
-                format!("{path}.endpoints[{i}]"),
-                format!("{endpoint} has port 0; write the port the endpoint listens on"),
-            ));
-        }
-    }
-    if cluster.connect_timeout.is_zero() {
-        problems.push((
-            format!("{path}.connect_timeout"),
-            "connect_timeout must be greater than 0 (e.g. 2s)".to_owned(),
         ));
     }
 }

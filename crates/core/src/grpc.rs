@@ -142,6 +142,32 @@ pub fn encode_message(message: &str) -> HeaderValue {
     HeaderValue::from_str(&out).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// Decodes a `grpc-message` value: `%XX` escapes become bytes, read as UTF-8 (invalid
+/// sequences replaced); a malformed escape is kept as written.
+pub fn decode_message(value: &HeaderValue) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +189,19 @@ mod tests {
     fn message_is_percent_encoded() {
         assert_eq!(encode_message("no route"), "no route");
         assert_eq!(encode_message("50% ü\n"), "50%25 %C3%BC%0A");
+    }
+
+    #[test]
+    fn message_decodes_escapes_and_keeps_malformed_ones() {
+        assert_eq!(decode_message(&encode_message("50% ü\n")), "50% ü\n");
+        assert_eq!(
+            decode_message(&HeaderValue::from_static("not%20today")),
+            "not today"
+        );
+        assert_eq!(
+            decode_message(&HeaderValue::from_static("100%z%")),
+            "100%z%"
+        );
     }
 
     #[test]

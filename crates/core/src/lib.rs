@@ -1,13 +1,14 @@
 //! Shared vocabulary of Yardmaster, used by every other crate.
 //!
 //! Owns the words the data path speaks: the [`Body`] type every hop hands on, gRPC status
-//! codes ([`GrpcCode`]), the `grpc-timeout` header ([`grpc_timeout`]), and [`Fault`], which
-//! says whose fault an error is. It does no I/O and needs no runtime; network code lives in
-//! `proxy`, `cluster` and friends.
+//! codes ([`GrpcCode`]), the `grpc-timeout` header ([`grpc_timeout`]), gRPC message framing
+//! ([`grpc_frame`]), and [`Fault`], which says whose fault an error is. It does no I/O and
+//! needs no runtime; network code lives in `proxy`, `cluster` and friends.
 
 pub mod body;
 mod fault;
 pub mod grpc;
+pub mod grpc_frame;
 pub mod grpc_timeout;
 
 pub use body::{Body, BoxError};

@@ -51,10 +51,7 @@ impl Edge {
                 streams: metrics.streams.get_or_create(&labels).clone(),
                 connections: metrics.connections.get_or_create(&labels).clone(),
             }),
-            downstream: Downstream {
-                client: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-                tls,
-            },
+            downstream: Downstream::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), tls),
         }
     }
 
@@ -62,10 +59,7 @@ impl Edge {
     pub(crate) fn for_connection(&self, client: SocketAddr) -> Edge {
         Edge {
             shared: self.shared.clone(),
-            downstream: Downstream {
-                client,
-                tls: self.downstream.tls,
-            },
+            downstream: Downstream::new(client, self.downstream.tls),
         }
     }
 
@@ -78,8 +72,8 @@ impl Edge {
         self.shared.snapshot.load_full()
     }
 
-    pub(crate) fn downstream(&self) -> Downstream {
-        self.downstream
+    pub(crate) fn downstream(&self) -> &Downstream {
+        &self.downstream
     }
 
     pub(crate) fn streams_gauge(&self) -> Gauge {

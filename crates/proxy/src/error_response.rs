@@ -4,6 +4,8 @@ use http::{header, HeaderValue, Response, StatusCode};
 use yardmaster_cluster::ClusterError;
 use yardmaster_core::{body, grpc, Fault, GrpcCode};
 
+use crate::dispatch::fanout::FanoutError;
+use crate::dispatch::mirror::MirrorError;
 use crate::ProxyBody;
 
 /// Why the gateway answers a request itself instead of with an upstream's response.
@@ -25,6 +27,12 @@ pub(crate) enum ProxyError {
     /// The gRPC deadline passed before the upstream answered.
     #[error("deadline exceeded before cluster {cluster:?} answered")]
     DeadlineExceeded { cluster: String },
+    /// A mirrored call could not be dispatched.
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
+    /// A fan-out call could not be dispatched, or every endpoint failed.
+    #[error(transparent)]
+    Fanout(#[from] FanoutError),
     /// A protocol upgrade (WebSocket) was asked of a cluster that cannot carry it.
     #[error("cluster {cluster:?} speaks HTTP/2; protocol upgrades need an http1 cluster")]
     UpgradeUnsupported { cluster: String },
@@ -37,6 +45,8 @@ impl ProxyError {
             | ProxyError::Denied { .. }
             | ProxyError::UpgradeUnsupported { .. } => Fault::Gateway,
             ProxyError::Cluster(e) => e.fault(),
+            ProxyError::Mirror(e) => e.fault(),
+            ProxyError::Fanout(e) => e.fault(),
             ProxyError::DeadlineExceeded { .. } => Fault::Upstream,
         }
     }
@@ -47,6 +57,8 @@ impl ProxyError {
             ProxyError::NoRoute { .. } => GrpcCode::Unimplemented,
             ProxyError::Denied { grpc_status, .. } => *grpc_status,
             ProxyError::Cluster(e) => e.grpc_code(),
+            ProxyError::Mirror(e) => e.grpc_code(),
+            ProxyError::Fanout(e) => e.grpc_code(),
             ProxyError::DeadlineExceeded { .. } => GrpcCode::DeadlineExceeded,
             ProxyError::UpgradeUnsupported { .. } => GrpcCode::Internal,
         }
@@ -57,10 +69,15 @@ impl ProxyError {
         match self {
             ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ProxyError::Denied { http_status, .. } => *http_status,
+            ProxyError::Mirror(e) => e.http_status(),
+            ProxyError::Fanout(e) => e.http_status(),
             ProxyError::Cluster(e) if e.fault() == Fault::Downstream => StatusCode::BAD_REQUEST,
-            ProxyError::Cluster(ClusterError::NoEndpoint { .. } | ClusterError::Connect { .. }) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ProxyError::Cluster(
+                ClusterError::NoEndpoint { .. }
+                | ClusterError::Connect { .. }
+                | ClusterError::Overloaded { .. },
+            ) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Cluster(ClusterError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Cluster(_) | ProxyError::UpgradeUnsupported { .. } => {
                 StatusCode::BAD_GATEWAY
             }

@@ -6,21 +6,40 @@ use std::net::SocketAddr;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Version;
 
-/// Headers that describe one connection and never cross a proxy.
-const HOP_BY_HOP: [&str; 6] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
+/// Headers that describe one connection and never cross a proxy. Names, not strings: a
+/// `&str` key is parsed again on every lookup.
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
 ];
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Facts about the downstream connection that the forwarded headers report.
-#[derive(Clone, Copy, Debug)]
+/// Facts about the downstream connection that the forwarded headers report, computed once
+/// per connection.
+#[derive(Clone, Debug)]
 pub(crate) struct Downstream {
     pub(crate) client: SocketAddr,
+    /// `client`'s IP address as a header value, for `X-Forwarded-For`.
+    client_ip: HeaderValue,
     pub(crate) tls: bool,
+}
+
+impl Downstream {
+    pub(crate) fn new(client: SocketAddr, tls: bool) -> Downstream {
+        let client_ip = HeaderValue::from_str(&client.ip().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Downstream {
+            client,
+            client_ip,
+            tls,
+        }
+    }
 }
 
 /// Removes hop-by-hop headers (and those named in `Connection`). `te` survives only as
@@ -38,8 +57,8 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     for name in named {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        if keep_upgrade && (name == "connection" || name == "upgrade") {
+    for name in &HOP_BY_HOP {
+        if keep_upgrade && (name == header::CONNECTION || name == header::UPGRADE) {
             continue;
         }
         headers.remove(name);
@@ -60,22 +79,25 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// `Via`.
 pub(crate) fn add_request_headers(
     headers: &mut HeaderMap,
-    downstream: Downstream,
+    downstream: &Downstream,
     original_host: Option<HeaderValue>,
     version: Version,
 ) {
-    let client = downstream.client.ip().to_string();
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(existing) => format!("{existing}, {client}"),
-        None => client,
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
+        None => downstream.client_ip.clone(),
+        Some(Ok(existing)) => {
+            let client = downstream.client_ip.to_str().unwrap_or_default();
+            HeaderValue::from_str(&format!("{existing}, {client}"))
+                .unwrap_or_else(|_| downstream.client_ip.clone())
+        }
+        // Not text: the earlier hops' list cannot be extended, only restarted.
+        Some(Err(_)) => downstream.client_ip.clone(),
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert("x-forwarded-for", value);
-    }
+    headers.insert(X_FORWARDED_FOR, forwarded_for);
     let proto = if downstream.tls { "https" } else { "http" };
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if let Some(host) = original_host {
-        headers.insert("x-forwarded-host", host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
     headers.append(header::VIA, via(version));
 }
@@ -141,12 +163,9 @@ mod tests {
     #[test]
     fn forwarding_headers_append_client_and_via() {
         let mut map = headers(&[("x-forwarded-for", "203.0.113.7"), ("via", "1.1 edge")]);
-        let downstream = Downstream {
-            client: "127.0.0.1:5000".parse().unwrap(),
-            tls: true,
-        };
+        let downstream = Downstream::new("127.0.0.1:5000".parse().unwrap(), true);
         let host = Some(HeaderValue::from_static("api.example.com"));
-        add_request_headers(&mut map, downstream, host, Version::HTTP_2);
+        add_request_headers(&mut map, &downstream, host, Version::HTTP_2);
         assert_eq!(map["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
         assert_eq!(map["x-forwarded-proto"], "https");
         assert_eq!(map["x-forwarded-host"], "api.example.com");

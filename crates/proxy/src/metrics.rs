@@ -31,6 +31,17 @@ pub(crate) struct ListenerLabels {
     pub(crate) listener: String,
 }
 
+/// Labels of the per-target counters of mirroring and fan-out.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TargetLabels {
+    pub(crate) listener: String,
+    pub(crate) route: String,
+    /// The target's cluster.
+    pub(crate) target: String,
+    /// How the copy or endpoint call ended (see each family's help).
+    pub(crate) outcome: String,
+}
+
 /// The data path's metric families, registered once and shared by every snapshot.
 #[derive(Clone, Debug)]
 pub struct ProxyMetrics {
@@ -38,6 +49,9 @@ pub struct ProxyMetrics {
     pub(crate) duration: Family<RouteLabels, Histogram>,
     pub(crate) connections: Family<ListenerLabels, Gauge>,
     pub(crate) streams: Family<ListenerLabels, Gauge>,
+    pub(crate) mirror_copies: Family<TargetLabels, Counter>,
+    pub(crate) mirror_messages: Family<TargetLabels, Counter>,
+    pub(crate) fanout_calls: Family<TargetLabels, Counter>,
 }
 
 impl ProxyMetrics {
@@ -51,6 +65,9 @@ impl ProxyMetrics {
             }),
             connections: Family::default(),
             streams: Family::default(),
+            mirror_copies: Family::default(),
+            mirror_messages: Family::default(),
+            fanout_calls: Family::default(),
         };
         registry.register(
             "yardmaster_requests",
@@ -72,6 +89,24 @@ impl ProxyMetrics {
             "yardmaster_downstream_streams_active",
             "Requests in flight (including streaming bodies), by listener",
             metrics.streams.clone(),
+        );
+        registry.register(
+            "yardmaster_mirror_copies",
+            "Copies of calls sent to non-responding mirror targets, by outcome: ok, failed \
+             (error status, connect failure, reset), timeout, or dropped (queue full)",
+            metrics.mirror_copies.clone(),
+        );
+        registry.register(
+            "yardmaster_mirror_messages",
+            "Stream messages not delivered to a mirror target, by outcome (dropped: the \
+             target's stream queue was full)",
+            metrics.mirror_messages.clone(),
+        );
+        registry.register(
+            "yardmaster_fanout_endpoint_calls",
+            "Per-endpoint parts of fan-out calls, by outcome: ok, failed, left (the endpoint \
+             left the cluster mid-call) or cancelled (another reply won, or the client left)",
+            metrics.fanout_calls.clone(),
         );
         metrics
     }

@@ -8,7 +8,9 @@ use yardmaster_core::{grpc, grpc_timeout, GrpcCode};
 use yardmaster_route::GrpcPath;
 
 use crate::call_record::{AccessLine, CallRecord};
+use crate::dispatch::fanout::fanout;
 use crate::dispatch::forward::forward;
+use crate::dispatch::mirror::mirror;
 use crate::edge::Edge;
 use crate::error_response::{error_response, ProxyError};
 use crate::metrics::CallCode;
@@ -57,6 +59,12 @@ pub(crate) async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<Prox
         }),
         Some(RouteAction::Forward(action)) => {
             forward(action, req, edge.downstream(), is_grpc, deadline).await
+        }
+        Some(RouteAction::Mirror(action)) => {
+            mirror(action, req, edge.downstream(), is_grpc, deadline).await
+        }
+        Some(RouteAction::Fanout(action)) => {
+            fanout(action, req, edge.downstream(), is_grpc, deadline).await
         }
     };
 

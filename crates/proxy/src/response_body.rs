@@ -8,12 +8,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper::body::Incoming;
+use yardmaster_cluster::UpstreamBody;
 use yardmaster_core::{grpc, Body, BoxError, GrpcCode};
 
 use crate::call_record::CallRecord;
@@ -26,11 +27,19 @@ pub struct ProxyBody {
     grpc: bool,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     record: Option<CallRecord>,
+    failure: Option<FailureCell>,
 }
 
+/// Where the request side of a call leaves the status the client should see if the
+/// upstream response then fails (the gateway reset the upstream stream because of it).
+pub(crate) type FailureCell = Arc<OnceLock<(GrpcCode, String)>>;
+
+// Unboxed on purpose: `Upstream` is the body of every proxied call, and boxing it would add
+// an allocation per call to save a few hundred bytes on the rare gateway-made answer.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Inner {
-    Upstream(Incoming),
+    Upstream(UpstreamBody),
     Local(Body),
     Done,
 }
@@ -43,22 +52,31 @@ impl ProxyBody {
             grpc: false,
             deadline: None,
             record: None,
+            failure: None,
         }
     }
 
     /// The upstream's body; `grpc` makes failures end in status trailers.
-    pub(crate) fn upstream(body: Incoming, grpc: bool) -> ProxyBody {
+    pub(crate) fn upstream(body: UpstreamBody, grpc: bool) -> ProxyBody {
         ProxyBody {
             inner: Inner::Upstream(body),
             grpc,
             deadline: None,
             record: None,
+            failure: None,
         }
     }
 
     /// Ends the body with DEADLINE_EXCEEDED trailers at `deadline`.
     pub(crate) fn with_deadline(mut self, deadline: tokio::time::Instant) -> ProxyBody {
         self.deadline = Some(Box::pin(tokio::time::sleep_until(deadline)));
+        self
+    }
+
+    /// If the upstream body fails after `failure` was set, ends with that status instead of
+    /// the one mapped from the upstream error.
+    pub(crate) fn with_failure(mut self, failure: FailureCell) -> ProxyBody {
+        self.failure = Some(failure);
         self
     }
 
@@ -115,7 +133,7 @@ impl HttpBody for ProxyBody {
             }
         }
         let polled = match &mut this.inner {
-            Inner::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+            Inner::Upstream(body) => Pin::new(body).poll_frame(cx),
             Inner::Local(body) => Pin::new(body).poll_frame(cx),
             Inner::Done => return Poll::Ready(None),
         };
@@ -129,7 +147,8 @@ impl HttpBody for ProxyBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(error))) if this.grpc => {
-                let (code, message) = upstream_failure(&*error);
+                let cause = this.failure.as_ref().and_then(|f| f.get()).cloned();
+                let (code, message) = cause.unwrap_or_else(|| upstream_failure(&*error));
                 this.fail(code, &message)
             }
             Poll::Ready(Some(Err(error))) => {
@@ -162,9 +181,11 @@ impl HttpBody for ProxyBody {
 
 impl Drop for ProxyBody {
     fn drop(&mut self) {
-        // Dropped before its end: the downstream went away mid-response.
+        // A body with nothing left (a trailers-only response, which hyper never polls)
+        // ends with the status of its head; any other was cut short by the downstream.
+        let cancelled = self.grpc && !self.is_end_stream();
         if let Some(record) = self.record.take() {
-            record.finish(self.grpc.then_some(CallCode::Grpc(GrpcCode::Cancelled)));
+            record.finish(cancelled.then_some(CallCode::Grpc(GrpcCode::Cancelled)));
         }
     }
 }

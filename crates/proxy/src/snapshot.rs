@@ -10,6 +10,8 @@ use yardmaster_config::{Config, RouteConfig};
 use yardmaster_core::GrpcCode;
 use yardmaster_route::{Route, RouteTable};
 
+use crate::dispatch::fanout::Fanout;
+use crate::dispatch::mirror::Mirror;
 use crate::metrics::{CodeCounters, RouteLabels};
 use crate::ProxyMetrics;
 
@@ -35,6 +37,17 @@ pub enum SnapshotError {
         route: String,
         /// The missing cluster.
         cluster: String,
+    },
+    /// A mirrored route's `message_type.field_name` could not be resolved from its
+    /// `.proto` files.
+    #[error("listener {listener:?}, route {route:?}: message_type.field_name: {message}")]
+    MessageType {
+        /// The listener's name.
+        listener: String,
+        /// The route's name.
+        route: String,
+        /// What went wrong.
+        message: String,
     },
 }
 
@@ -63,6 +76,8 @@ pub(crate) struct RouteEntry {
 pub(crate) enum RouteAction {
     Forward(Forward),
     Deny(Deny),
+    Mirror(Arc<Mirror>),
+    Fanout(Arc<Fanout>),
 }
 
 #[derive(Debug)]
@@ -71,6 +86,8 @@ pub(crate) struct Forward {
     /// `(matched prefix, replacement)` of a path-prefix rewrite.
     pub(crate) path_prefix: Option<(String, String)>,
     pub(crate) host: Option<HeaderValue>,
+    /// The route's cap on the call's duration.
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug)]
@@ -178,8 +195,19 @@ fn route_entry(
             cluster: cluster.clone(),
             path_prefix: matched_prefix.zip(rewrite.path_prefix),
             host: rewrite.host.and_then(|h| HeaderValue::from_str(&h).ok()),
+            timeout: forward.timeout,
         });
         (cluster.name().clone(), action)
+    } else if let Some(mirror) = &route.mirror {
+        let mirror = Mirror::new(listener, &route_name, mirror, clusters, metrics)?;
+        let cluster_name = mirror
+            .default_cluster()
+            .map_or_else(|| Arc::from(""), |c| c.name().clone());
+        (cluster_name, RouteAction::Mirror(Arc::new(mirror)))
+    } else if let Some(fanout) = &route.fanout {
+        let fanout = Fanout::new(listener, &route_name, fanout, clusters, metrics)?;
+        let cluster_name = fanout.cluster.name().clone();
+        (cluster_name, RouteAction::Fanout(Arc::new(fanout)))
     } else {
         let action = match route.deny.clone() {
             Some(deny) => Deny {

@@ -8,11 +8,12 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-/// Why a listener's certificate or key could not be used.
+/// Why a listener's certificate or key could not be used. The cause is the `source`, not
+/// part of the message, so a printed error chain (`{:#}`) names it once.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// The certificate file is unreadable or not PEM.
-    #[error("reading certificates from {path}: {source}")]
+    #[error("reading certificates from {path}")]
     Certificates {
         /// The file.
         path: PathBuf,
@@ -27,7 +28,7 @@ pub enum TlsError {
         path: PathBuf,
     },
     /// The key file is unreadable or holds no supported private key.
-    #[error("reading private key from {path}: {source}")]
+    #[error("reading private key from {path}")]
     Key {
         /// The file.
         path: PathBuf,
@@ -36,7 +37,7 @@ pub enum TlsError {
         source: rustls_pki_types::pem::Error,
     },
     /// rustls rejected the pair (for example, the key does not match the certificate).
-    #[error("certificate {cert} and key {key} do not form a usable pair: {source}")]
+    #[error("certificate {cert} and key {key} do not form a usable pair")]
     Config {
         /// The certificate file.
         cert: PathBuf,

@@ -81,6 +81,8 @@ mod tests {
             },
             forward: None,
             deny: None,
+            mirror: None,
+            fanout: None,
         };
         Route::new(&config, 0)
     }

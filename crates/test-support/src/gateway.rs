@@ -31,12 +31,21 @@ impl TestGateway {
 
     /// The address of the first listener.
     pub fn addr(&self) -> SocketAddr {
-        self.handle.addrs().first().expect("the gateway has a listener").1
+        self.handle
+            .addrs()
+            .first()
+            .expect("the gateway has a listener")
+            .1
     }
 
     /// The address of the listener called `name`.
     pub fn listener_addr(&self, name: &str) -> SocketAddr {
         self.handle.addr(name).expect("no such listener")
+    }
+
+    /// The address of the TCP bridge called `name`.
+    pub fn bridge_addr(&self, name: &str) -> SocketAddr {
+        self.handle.bridge_addr(name).expect("no such bridge")
     }
 
     /// `http://<first listener>`.
@@ -46,7 +55,9 @@ impl TestGateway {
 
     /// The admin API address.
     pub fn admin_addr(&self) -> SocketAddr {
-        self.handle.admin_addr().expect("the test config has an admin listener")
+        self.handle
+            .admin_addr()
+            .expect("the test config has an admin listener")
     }
 
     /// `GET path` on the admin API over a fresh HTTP/1.1 connection: the status and the
@@ -59,6 +70,24 @@ impl TestGateway {
             .await
             .expect("admin answered in time");
         (reply.status, reply.text().to_owned())
+    }
+
+    /// `POST path` (with an empty body) on the admin API: the status and the body as text.
+    pub async fn admin_post(&self, path: &str) -> (StatusCode, String) {
+        let req = Request::post(path)
+            .body(Full::new(Bytes::new()))
+            .expect("valid admin request");
+        let reply = tokio::time::timeout(crate::HANG_LIMIT, http1_send(self.admin_addr(), req))
+            .await
+            .expect("admin answered in time");
+        (reply.status, reply.text().to_owned())
+    }
+
+    /// `GET /clusters/{name}` on the admin API, parsed.
+    pub async fn cluster_status(&self, name: &str) -> serde_json::Value {
+        let (status, body) = self.admin_get(&format!("/clusters/{name}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str(&body).expect("cluster status is JSON")
     }
 
     /// A demo `Echo` client connected through the first listener.

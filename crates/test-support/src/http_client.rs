@@ -48,7 +48,9 @@ pub async fn http1_send(addr: SocketAddr, mut req: Request<Full<Bytes>>) -> Http
         let host = HeaderValue::from_str(&addr.to_string()).expect("address as Host");
         req.headers_mut().insert(HOST, host);
     }
-    let stream = TcpStream::connect(addr).await.expect("connecting HTTP/1.1 client");
+    let stream = TcpStream::connect(addr)
+        .await
+        .expect("connecting HTTP/1.1 client");
     let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
         .expect("HTTP/1.1 handshake");
@@ -70,7 +72,9 @@ pub async fn h2_send(addr: SocketAddr, mut req: Request<Full<Bytes>>) -> HttpRep
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
         *req.uri_mut() = Uri::try_from(format!("http://{authority}{path}")).expect("valid URI");
     }
-    let stream = TcpStream::connect(addr).await.expect("connecting HTTP/2 client");
+    let stream = TcpStream::connect(addr)
+        .await
+        .expect("connecting HTTP/2 client");
     let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .handshake(TokioIo::new(stream))

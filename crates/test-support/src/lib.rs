@@ -20,7 +20,7 @@ pub use http_client::{h2_send, http1_send, HttpReply};
 pub use raw_client::{RawH2Client, RawResponse};
 pub use raw_upstream::{grpc_frame, RawBody, RawGrpcUpstream};
 pub use route_yaml::one_route_to;
-pub use upstream::{echo_client, HttpUpstream, TestUpstream};
+pub use upstream::{echo_client, BlackholeUpstream, FreezableRelay, HttpUpstream, TestUpstream};
 pub use websocket_upstream::WebSocketUpstream;
 
 /// How long a test waits for any event before calling it a hang. It guards against hangs
@@ -32,7 +32,30 @@ pub const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Like [`eventually`], for state that only an async call can read (the admin API).
+/// Use sparingly. Panics with `what` after 10 s.
+pub async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !tokio::time::timeout_at(deadline, check())
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

@@ -67,7 +67,9 @@ impl RawResponse {
 impl RawH2Client {
     /// Connects with HTTP/2 prior knowledge.
     pub async fn connect(addr: SocketAddr) -> RawH2Client {
-        let stream = TcpStream::connect(addr).await.expect("connecting raw client");
+        let stream = TcpStream::connect(addr)
+            .await
+            .expect("connecting raw client");
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .handshake(TokioIo::new(stream))

@@ -32,7 +32,9 @@ impl RawGrpcUpstream {
     where
         F: Fn(Request<Incoming>) -> Response<RawBody> + Send + Sync + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding upstream");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding upstream");
         let addr = listener.local_addr().expect("upstream address");
         let respond = Arc::new(respond);
         let task = tokio::spawn(async move {

@@ -7,12 +7,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use yardmaster_demo::pb::echo_client::EchoClient;
-use yardmaster_demo::{EchoService, EchoStats};
+use yardmaster_demo::{EchoService, EchoStats, EchoWithHealth, HealthService};
 
 /// A demo `Echo` gRPC upstream on `127.0.0.1:<ephemeral>`.
 pub struct TestUpstream {
     addr: SocketAddr,
     stats: EchoStats,
+    health: Option<HealthService>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -20,7 +21,9 @@ pub struct TestUpstream {
 impl TestUpstream {
     /// Starts an echo upstream that reports `name` as `served_by`.
     pub async fn echo(name: &str) -> TestUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding upstream");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding upstream");
         let addr = listener.local_addr().expect("upstream address");
         let service = EchoService::new(name);
         let stats = service.stats();
@@ -35,9 +38,64 @@ impl TestUpstream {
         TestUpstream {
             addr,
             stats,
+            health: None,
             stop: Some(stop),
             task,
         }
+    }
+
+    /// Starts an echo upstream that also serves `grpc.health.v1.Health`, answering
+    /// `SERVING` when `serving`; steer it with [`TestUpstream::health`].
+    pub async fn echo_with_health(name: &str, serving: bool) -> TestUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding upstream");
+        let addr = listener.local_addr().expect("upstream address");
+        let service = EchoService::new(name);
+        let stats = service.stats();
+        let health = HealthService::new(serving);
+        let server = EchoWithHealth::new(yardmaster_demo::echo_server(service), health.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(yardmaster_demo::serve_grpc(listener, server, async move {
+            let _ = stopped.await;
+        }));
+        TestUpstream {
+            addr,
+            stats,
+            health: Some(health),
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Starts an echo upstream that waits `delay` before handling each call: an
+    /// overloaded process, slow whatever the request asks.
+    pub async fn echo_slow(name: &str, delay: std::time::Duration) -> TestUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding upstream");
+        let addr = listener.local_addr().expect("upstream address");
+        let service = EchoService::new(name);
+        let stats = service.stats();
+        let slow = tower::ServiceBuilder::new()
+            .layer_fn(move |inner| Slow { inner, delay })
+            .service(yardmaster_demo::echo_server(service));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(yardmaster_demo::serve_grpc(listener, slow, async move {
+            let _ = stopped.await;
+        }));
+        TestUpstream {
+            addr,
+            stats,
+            health: None,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Its health service (only for [`TestUpstream::echo_with_health`]).
+    pub fn health(&self) -> &HealthService {
+        self.health.as_ref().expect("started with echo_with_health")
     }
 
     /// The upstream's address.
@@ -74,7 +132,9 @@ pub struct HttpUpstream {
 impl HttpUpstream {
     /// Starts the demo HTTP service, reporting `name` as `served_by`.
     pub async fn start(name: &str) -> HttpUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding upstream");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding upstream");
         let addr = listener.local_addr().expect("upstream address");
         let task = tokio::spawn(yardmaster_demo::serve_http(
             listener,
@@ -112,4 +172,142 @@ pub async fn echo_client(addr: SocketAddr) -> EchoClient<Channel> {
     EchoClient::new(channel)
         .max_decoding_message_size(yardmaster_demo::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(yardmaster_demo::MAX_MESSAGE_BYTES)
+}
+
+/// An endpoint that accepts TCP connections and never says a word: a hung process.
+pub struct BlackholeUpstream {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl BlackholeUpstream {
+    /// Starts accepting on `127.0.0.1:<ephemeral>`, holding every connection open.
+    pub async fn start() -> BlackholeUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding blackhole");
+        let addr = listener.local_addr().expect("blackhole address");
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        BlackholeUpstream { addr, task }
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for BlackholeUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Delays every call of `inner` by `delay`.
+#[derive(Clone)]
+struct Slow<S> {
+    inner: S,
+    delay: std::time::Duration,
+}
+
+impl<S, R> tower::Service<R> for Slow<S>
+where
+    S: tower::Service<R> + Clone + Send + 'static,
+    S::Future: Send,
+    R: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures_util::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        let mut inner = self.inner.clone();
+        let delay = self.delay;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            inner.call(req).await
+        })
+    }
+}
+
+/// A TCP relay in front of an endpoint that can be frozen: from then on it passes no
+/// byte either way and closes nothing, like a peer whose host vanished from the network.
+pub struct FreezableRelay {
+    addr: SocketAddr,
+    frozen: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl FreezableRelay {
+    /// Relays `127.0.0.1:<ephemeral>` to `target`.
+    pub async fn start(target: SocketAddr) -> FreezableRelay {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding relay");
+        let addr = listener.local_addr().expect("relay address");
+        let (frozen, watch) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut pipes = tokio::task::JoinSet::new();
+            while let Ok((downstream, _)) = listener.accept().await {
+                let Ok(upstream) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let (down_read, down_write) = downstream.into_split();
+                let (up_read, up_write) = upstream.into_split();
+                pipes.spawn(pipe(down_read, up_write, watch.clone()));
+                pipes.spawn(pipe(up_read, down_write, watch.clone()));
+            }
+        });
+        FreezableRelay { addr, frozen, task }
+    }
+
+    /// The relay's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops passing bytes, for good.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+}
+
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            _ = frozen.wait_for(|f| *f) => break,
+        };
+        let Ok(n @ 1..) = read else { return };
+        if *frozen.borrow() || to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    // Frozen: hold both halves open and silent until the relay is dropped.
+    std::future::pending::<()>().await;
+    drop((from, to));
+}
+
+impl Drop for FreezableRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -18,7 +18,9 @@ pub struct WebSocketUpstream {
 impl WebSocketUpstream {
     /// Binds and serves.
     pub async fn start() -> WebSocketUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding upstream");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding upstream");
         let addr = listener.local_addr().expect("upstream address");
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();

@@ -10,7 +10,8 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use yardmaster_admin::{AdminState, GatewayView};
+use yardmaster_admin::{AdminState, EndpointChange, GatewayView, UpdateError};
+use yardmaster_bridge::{Bridge, BridgeMetrics};
 use yardmaster_cluster::{ClusterMetrics, ClusterSet, ClusterStatus};
 use yardmaster_config::Config;
 use yardmaster_proxy::{tls, Edge, ListenerSettings, ProxyMetrics, Snapshot};
@@ -21,6 +22,7 @@ pub struct Gateway {
     registry: Registry,
     proxy_metrics: ProxyMetrics,
     listeners: Vec<BoundListener>,
+    bridges: Vec<Bridge>,
     admin: Option<TcpListener>,
 }
 
@@ -33,6 +35,7 @@ struct BoundListener {
 /// A serving gateway. Dropping it does not stop it; call [`GatewayHandle::shutdown`].
 pub struct GatewayHandle {
     addrs: Vec<(String, SocketAddr)>,
+    bridge_addrs: Vec<(String, SocketAddr)>,
     admin_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     ready: Arc<AtomicBool>,
@@ -40,8 +43,9 @@ pub struct GatewayHandle {
 }
 
 impl Gateway {
-    /// Builds clusters and routes, loads TLS material and binds every listener (and the
-    /// admin listener). Fails with the address or file at fault; binds nothing on failure.
+    /// Builds clusters and routes, loads TLS material and binds every listener, every TCP
+    /// bridge and the admin listener. Fails with the address or file at fault; binds
+    /// nothing on failure.
     pub async fn bind(config: Config) -> anyhow::Result<Gateway> {
         let mut registry = Registry::default();
         let cluster_metrics = ClusterMetrics::new(&mut registry);
@@ -76,6 +80,23 @@ impl Gateway {
                 },
             });
         }
+        let bridge_metrics = BridgeMetrics::new(&mut registry);
+        let mut bridges = Vec::with_capacity(config.bridges.len());
+        for bridge in &config.bridges {
+            let cluster = config
+                .clusters
+                .iter()
+                .find(|c| c.name == bridge.cluster)
+                .with_context(|| {
+                    format!("bridge {:?}: no cluster {:?}", bridge.name, bridge.cluster)
+                })?;
+            let bound = Bridge::bind(bridge, cluster, &bridge_metrics)
+                .await
+                .with_context(|| {
+                    format!("binding bridge {:?} on {}", bridge.name, bridge.listen)
+                })?;
+            bridges.push(bound);
+        }
         let admin = match &config.admin {
             Some(admin) => Some(
                 TcpListener::bind(admin.listen)
@@ -89,11 +110,13 @@ impl Gateway {
             registry,
             proxy_metrics,
             listeners,
+            bridges,
             admin,
         })
     }
 
-    /// Starts serving every listener and the admin API on the current runtime.
+    /// Starts serving every listener, every TCP bridge and the admin API on the current
+    /// runtime.
     pub fn spawn(self) -> anyhow::Result<GatewayHandle> {
         let (shutdown, signal) = watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));
@@ -120,6 +143,18 @@ impl Gateway {
             ));
             tracing::info!(listener = %listener.name, %addr, tls, "listening");
         }
+        let mut bridge_addrs = Vec::with_capacity(self.bridges.len());
+        let mut bridge_handles = Vec::with_capacity(self.bridges.len());
+        for bridge in self.bridges {
+            let handle = bridge.handle();
+            let addr = bridge
+                .local_addr()
+                .with_context(|| format!("reading the address of bridge {:?}", handle.name()))?;
+            tracing::info!(bridge = %handle.name(), %addr, "bridge listening");
+            bridge_addrs.push((handle.name().to_owned(), addr));
+            bridge_handles.push(handle);
+            tasks.spawn(bridge.serve(shutdown_signal(signal.clone())));
+        }
         let admin_addr = match self.admin {
             Some(socket) => {
                 let addr = socket.local_addr().context("reading the admin address")?;
@@ -129,6 +164,7 @@ impl Gateway {
                         ready: ready.clone(),
                     }),
                     registry: Arc::new(self.registry),
+                    bridges: bridge_handles,
                 };
                 tasks.spawn(yardmaster_admin::serve(
                     socket,
@@ -143,6 +179,7 @@ impl Gateway {
         ready.store(true, Ordering::Release);
         Ok(GatewayHandle {
             addrs,
+            bridge_addrs,
             admin_addr,
             shutdown,
             ready,
@@ -165,6 +202,14 @@ impl GatewayHandle {
     /// Every listener's name and bound address, in configuration order.
     pub fn addrs(&self) -> &[(String, SocketAddr)] {
         &self.addrs
+    }
+
+    /// The bound address of bridge `name`.
+    pub fn bridge_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.bridge_addrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
     }
 
     /// The bound admin address, when an admin listener is configured.
@@ -202,5 +247,19 @@ impl GatewayView for View {
 
     fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    fn update_endpoint(&self, cluster: &str, change: EndpointChange) -> Result<(), UpdateError> {
+        let snapshot = self.snapshot.load();
+        let cluster = snapshot
+            .clusters()
+            .get(cluster)
+            .ok_or_else(|| UpdateError::UnknownCluster(cluster.to_owned()))?;
+        match change {
+            EndpointChange::Add { address, weight } => cluster.add_endpoint(address, weight),
+            EndpointChange::Remove(address) => cluster.remove_endpoint(address),
+            EndpointChange::SetState(address, state) => cluster.set_endpoint_state(address, state),
+        }
+        .map_err(UpdateError::Control)
     }
 }

@@ -9,7 +9,7 @@ use http::{HeaderName, HeaderValue};
 
 use yardmaster_core::GrpcCode;
 
-use super::Problems;
+use super::{fanout, mirror, Problems};
 use crate::model::{
     DenyConfig, ForwardConfig, HeaderMatchConfig, ListenerConfig, MatchConfig, PathMatchConfig,
     RouteConfig,
@@ -41,19 +41,46 @@ pub(super) fn check_routes(
 }
 
 fn check_route(path: &str, route: &RouteConfig, clusters: &[&str], problems: &mut Problems) {
-    match (&route.forward, &route.deny) {
-        (None, None) => problems.push((
-            path.to_owned(),
-            "route has no action; give it exactly one of `forward` or `deny`".to_owned(),
-        )),
-        (Some(_), Some(_)) => problems.push((
-            path.to_owned(),
-            "route has both `forward` and `deny`; keep exactly one of them".to_owned(),
-        )),
-        (Some(forward), None) => check_forward(path, forward, &route.matcher, clusters, problems),
-        (None, Some(deny)) => check_deny(&format!("{path}.deny"), deny, problems),
+    let actions: Vec<&str> = [
+        ("forward", route.forward.is_some()),
+        ("deny", route.deny.is_some()),
+        ("mirror", route.mirror.is_some()),
+        ("fanout", route.fanout.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, is_set)| is_set.then_some(key))
+    .collect();
+    match actions.as_slice() {
+        [] => problems.push((path.to_owned(), NO_ACTION.to_owned())),
+        [_] => {}
+        [first, second] => {
+            let message = format!("route has both `{first}` and `{second}`; {ONE_ACTION}");
+            problems.push((path.to_owned(), message));
+            return;
+        }
+        keys => {
+            let message = format!("route has `{}`; {ONE_ACTION}", keys.join("`, `"));
+            problems.push((path.to_owned(), message));
+            return;
+        }
+    }
+    if let Some(forward) = &route.forward {
+        check_forward(path, forward, &route.matcher, clusters, problems);
+    }
+    if let Some(deny) = &route.deny {
+        check_deny(&format!("{path}.deny"), deny, problems);
+    }
+    if let Some(mirror) = &route.mirror {
+        mirror::check_mirror(&format!("{path}.mirror"), mirror, clusters, problems);
+    }
+    if let Some(fanout) = &route.fanout {
+        fanout::check_fanout(&format!("{path}.fanout"), fanout, clusters, problems);
     }
 }
+
+const NO_ACTION: &str =
+    "route has no action; give it exactly one of `forward`, `deny`, `mirror` or `fanout`";
+const ONE_ACTION: &str = "keep exactly one of them";
 
 fn check_forward(
     route: &str,
@@ -71,6 +98,12 @@ fn check_forward(
         };
         let message = format!("unknown cluster {:?}; {defined}", forward.cluster);
         problems.push((format!("{path}.cluster"), message));
+    }
+    if forward.timeout.is_some_and(|t| t.is_zero()) {
+        problems.push((
+            format!("{path}.timeout"),
+            "timeout must be greater than 0; leave it out for no limit".to_owned(),
+        ));
     }
     let Some(rewrite) = &forward.rewrite else {
         return;

@@ -5,11 +5,15 @@
 // allowances; a failed setup step should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod balancing_rules;
+mod bridge_rules;
 mod cluster_rules;
 mod examples;
+mod fanout_rules;
 mod garbage;
 mod listener_rules;
 mod load_file;
+mod mirror_rules;
 mod parse_errors;
 mod report;
 mod route_rules;

@@ -19,7 +19,7 @@ use crate::{upgrade, ProxyBody};
 pub(crate) async fn forward(
     action: &Forward,
     mut req: Request<Incoming>,
-    downstream: Downstream,
+    downstream: &Downstream,
     is_grpc: bool,
     deadline: Option<Instant>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
@@ -38,7 +38,14 @@ pub(crate) async fn forward(
     forwarded::remove_hop_by_hop(req.headers_mut(), downstream_upgrade.is_some());
     forwarded::add_request_headers(req.headers_mut(), downstream, original_host, version);
     rewrite(action, &mut req);
-    if let Some(deadline) = deadline {
+    // The route's timeout caps the client's deadline; for a plain HTTP request it bounds
+    // the wait for the response head.
+    let route_deadline = action.timeout.map(|timeout| Instant::now() + timeout);
+    let deadline = match (deadline, route_deadline) {
+        (Some(client), Some(route)) => Some(client.min(route)),
+        (client, route) => client.or(route),
+    };
+    if let (Some(deadline), true) = (deadline, is_grpc) {
         // Forward the time that is left, not the time the client first asked for.
         let remaining = deadline.saturating_duration_since(Instant::now());
         req.headers_mut().insert(
@@ -47,7 +54,9 @@ pub(crate) async fn forward(
         );
     }
 
-    let call = action.cluster.call(req.map(body::boxed));
+    let call = action
+        .cluster
+        .call(req.map(body::boxed), downstream.client.ip());
     let mut response = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, call)
             .await
@@ -64,7 +73,7 @@ pub(crate) async fn forward(
     let (mut parts, body) = response.into_parts();
     forwarded::prepare_response(&mut parts.headers, switching, version);
     let mut body = ProxyBody::upstream(body, is_grpc);
-    if let Some(deadline) = deadline {
+    if let (Some(deadline), true) = (deadline, is_grpc) {
         body = body.with_deadline(deadline);
     }
     Ok(Response::from_parts(parts, body))

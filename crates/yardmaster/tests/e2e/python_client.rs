@@ -120,7 +120,10 @@ async fn has_grpcio(python: &str) -> Result<(), String> {
         Ok(Ok(output)) if output.status.success() => Ok(()),
         Ok(Ok(output)) => Err(format!(
             "{python} cannot import grpc and grpc_tools: {}",
-            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
         )),
         Ok(Err(error)) => Err(format!("cannot run {python}: {error}")),
         Err(_) => Err(format!("{python} did not answer within {SCRIPT_TIMEOUT:?}")),
