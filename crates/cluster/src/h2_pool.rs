@@ -1,6 +1,7 @@
 //! The HTTP/2 connections of one endpoint: opened on demand, multiplexed, another one
-//! opened when every open connection carries `max_streams_per_connection` streams, and
-//! closed after staying idle.
+//! opened when every open connection carries `max_streams_per_connection` streams (or the
+//! upstream's own SETTINGS_MAX_CONCURRENT_STREAMS, if lower), and closed after staying
+//! idle.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -76,6 +77,9 @@ pub(crate) struct PooledConnection {
 #[derive(Debug)]
 struct ConnectionState {
     streams: AtomicUsize,
+    /// The upstream's SETTINGS_MAX_CONCURRENT_STREAMS as last seen by the task: streams
+    /// beyond it would wait inside h2 instead of going to another connection.
+    peer_max_streams: AtomicUsize,
     /// When the last stream ended, in milliseconds since the pool's epoch.
     idle_since_ms: AtomicU64,
     /// Set by the task once the connection takes no new streams (GOAWAY, error, closed).
@@ -244,8 +248,9 @@ impl H2Pool {
     }
 
     fn try_acquire(&self) -> Option<StreamGuard> {
-        let max = self.settings.max_streams;
         self.connections.load().iter().find_map(|c| {
+            let peer_max = c.state.peer_max_streams.load(Ordering::Relaxed);
+            let max = self.settings.max_streams.min(peer_max);
             let streams = &c.state.streams;
             if c.is_closed() || streams.load(Ordering::Relaxed) >= max {
                 return None;
@@ -293,6 +298,7 @@ impl H2Pool {
             })?;
         let state = Arc::new(ConnectionState {
             streams: AtomicUsize::new(1),
+            peer_max_streams: AtomicUsize::new(connection.max_concurrent_send_streams()),
             idle_since_ms: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             epoch: settings.epoch,
@@ -388,6 +394,10 @@ impl Future for Driver {
         if let Poll::Ready(result) = Pin::new(&mut this.connection).poll(cx) {
             return Poll::Ready(result.map_err(DriverError::from));
         }
+        let peer_max = this.connection.max_concurrent_send_streams();
+        this.state
+            .peer_max_streams
+            .store(peer_max.max(1), Ordering::Relaxed);
         // After a GOAWAY or a connection error h2 refuses new streams: tell the pool now,
         // so new calls go to another connection while this one finishes its streams.
         if let Some(probe) = this.probe.as_mut() {

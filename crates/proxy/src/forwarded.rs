@@ -46,6 +46,11 @@ impl Downstream {
 /// `trailers`, which gRPC requires. With `keep_upgrade`, `Connection: upgrade` and
 /// `Upgrade` stay, so a WebSocket handshake reaches the upstream.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    if !keep_upgrade && !has_hop_by_hop(headers) {
+        // The common case (every HTTP/2 message: h2 rejects connection-specific headers),
+        // found with one pass over a few names instead of a hash lookup per hop-by-hop name.
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -72,6 +77,14 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     if !te_is_trailers {
         headers.remove(header::TE);
     }
+}
+
+/// Whether `headers` has anything `remove_hop_by_hop` would remove.
+fn has_hop_by_hop(headers: &HeaderMap) -> bool {
+    headers.iter().any(|(name, value)| {
+        HOP_BY_HOP.contains(name)
+            || (name == header::TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers"))
+    })
 }
 
 /// Adds the forwarding headers to a request: appends the client to `X-Forwarded-For`,
@@ -145,6 +158,21 @@ mod tests {
         remove_hop_by_hop(&mut map, false);
         assert_eq!(map.len(), 1);
         assert_eq!(map["x-kept"], "yes");
+    }
+
+    #[test]
+    fn headers_without_hop_by_hop_stay_untouched() {
+        let mut map = headers(&[
+            ("te", "trailers"),
+            ("content-type", "application/grpc"),
+            ("x-keep-alive-ish", "1"),
+        ]);
+        let before = map.clone();
+        remove_hop_by_hop(&mut map, false);
+        assert_eq!(map, before);
+        let mut map = headers(&[("te", "trailers, deflate")]);
+        remove_hop_by_hop(&mut map, false);
+        assert!(map.is_empty());
     }
 
     #[test]

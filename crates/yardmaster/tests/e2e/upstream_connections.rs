@@ -52,6 +52,66 @@ async fn opens_another_connection_at_the_stream_limit_and_closes_idle_ones() {
     gateway.shutdown().await;
 }
 
+/// An upstream that allows 2 concurrent streams per connection (SETTINGS_MAX_CONCURRENT_
+/// STREAMS) gets a new connection for the third and fourth concurrent stream, even though
+/// the cluster's own limit is higher: calls never wait inside a full connection.
+#[tokio::test]
+async fn upstream_stream_limit_opens_another_connection() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding upstream");
+    let addr = listener.local_addr().expect("upstream address");
+    let service = yardmaster_demo::EchoService::new("a");
+    let stats = service.stats();
+    let server = tokio::spawn(async move {
+        let service =
+            hyper_util::service::TowerToHyperService::new(yardmaster_demo::echo_server(service));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let service = service.clone();
+            tokio::spawn(
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .max_concurrent_streams(2)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    let gateway = gateway_with(&[addr.to_string()], "").await;
+    let client = gateway.echo_client().await;
+    let long = EchoRequest {
+        count: 1,
+        delay_ms: 500,
+        ..Default::default()
+    };
+    // One call first, so the connection has the upstream's SETTINGS before the rest.
+    assert_eq!(served_by(&mut client.clone()).await, "a");
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let stream = tokio::time::timeout(HANG_LIMIT, client.clone().server_stream(long.clone()))
+            .await
+            .expect("stream head in time")
+            .expect("stream starts")
+            .into_inner();
+        streams.push(stream);
+    }
+    let status = gateway.cluster_status("upstream").await;
+    assert_eq!(status["endpoints"][0]["connections"], 2, "{status:#}");
+    assert_eq!(status["endpoints"][0]["in_flight"], 4);
+    for mut stream in streams {
+        while tokio::time::timeout(HANG_LIMIT, stream.message())
+            .await
+            .expect("message in time")
+            .expect("stream succeeds")
+            .is_some()
+        {}
+    }
+    assert_eq!(stats.calls(), 5);
+    gateway.shutdown().await;
+    server.abort();
+}
+
 /// A response stream that goes quiet for longer than `stream_idle_timeout` ends with
 /// UNAVAILABLE naming the cluster, after the messages that did arrive.
 #[tokio::test]
