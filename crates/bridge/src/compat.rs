@@ -29,12 +29,9 @@ pub(crate) async fn run(
     upstream: &Upstream,
     stop: &watch::Receiver<bool>,
 ) -> String {
-    let channel = tokio::select! {
-        channel = upstream::connect(shared, upstream.address()) => match channel {
-            Ok(channel) => channel,
-            Err(error) => return error,
-        },
-        () = stopped(stop) => return "stopped".to_owned(),
+    let channel = match upstream::connect_unless_stopped(shared, upstream, stop).await {
+        Ok(channel) => channel,
+        Err(reason) => return reason,
     };
     let client = UpstreamPeerServiceClient::new(channel);
     tokio::select! {

@@ -266,6 +266,19 @@ pub(crate) async fn connect(shared: &Shared, address: SocketAddr) -> Result<Chan
         .map_err(|e| format!("connecting: {}", with_sources(&e)))
 }
 
+/// Connects to `upstream`, giving up with "stopped" as soon as `stop` is set; the error is
+/// the reason the stream to it ends.
+pub(crate) async fn connect_unless_stopped(
+    shared: &Shared,
+    upstream: &Upstream,
+    stop: &watch::Receiver<bool>,
+) -> Result<Channel, String> {
+    tokio::select! {
+        channel = connect(shared, upstream.address()) => channel,
+        () = crate::link::stopped(stop) => Err("stopped".to_owned()),
+    }
+}
+
 /// An error and its sources, `outer: inner: innermost` (tonic's transport error alone
 /// only says "transport error").
 fn with_sources(error: &dyn std::error::Error) -> String {

@@ -154,11 +154,7 @@ pub(crate) async fn fanout(
     if !is_grpc {
         return Err(FanoutError::NotGrpc.into());
     }
-    let route_deadline = action.timeout.map(|timeout| Instant::now() + timeout);
-    let deadline = match (deadline, route_deadline) {
-        (Some(client), Some(route)) => Some(client.min(route)),
-        (client, route) => client.or(route),
-    };
+    let deadline = super::call_deadline(deadline, action.timeout);
     let (parts, body) = req.into_parts();
     let head = Arc::new(RequestHead::new(parts, downstream));
     let read = read_request(body, action.max_message_bytes);

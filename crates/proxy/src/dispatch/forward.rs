@@ -40,11 +40,7 @@ pub(crate) async fn forward(
     rewrite(action, &mut req);
     // The route's timeout caps the client's deadline; for a plain HTTP request it bounds
     // the wait for the response head.
-    let route_deadline = action.timeout.map(|timeout| Instant::now() + timeout);
-    let deadline = match (deadline, route_deadline) {
-        (Some(client), Some(route)) => Some(client.min(route)),
-        (client, route) => client.or(route),
-    };
+    let deadline = super::call_deadline(deadline, action.timeout);
     if let (Some(deadline), true) = (deadline, is_grpc) {
         // Forward the time that is left, not the time the client first asked for.
         let remaining = deadline.saturating_duration_since(Instant::now());

@@ -181,11 +181,7 @@ pub(crate) async fn mirror(
     if !is_grpc {
         return Err(MirrorError::NotGrpc.into());
     }
-    let route_deadline = action.timeout.map(|timeout| Instant::now() + timeout);
-    let deadline = match (deadline, route_deadline) {
-        (Some(client), Some(route)) => Some(client.min(route)),
-        (client, route) => client.or(route),
-    };
+    let deadline = super::call_deadline(deadline, action.timeout);
     let (parts, body) = req.into_parts();
     let head = Arc::new(RequestHead::new(parts, downstream));
     let path = head.uri.path();
