@@ -6,6 +6,7 @@
 //! JSON [`LoadReport`] line. The parent samples the proxy's CPU time when it reads each
 //! announcement, so CPU figures cover exactly the measured window.
 
+mod bridge;
 mod grpc;
 mod http1;
 mod tally;
@@ -46,9 +47,13 @@ pub(crate) struct LoadArgs {
     /// HTTP/2 connections for gRPC scenarios.
     #[arg(long)]
     pub(crate) connections: usize,
-    /// Operations in flight (and connections, for `http1`).
+    /// Operations in flight (and connections, for `http1` and the bridge scenarios).
     #[arg(long)]
     pub(crate) concurrency: usize,
+    /// Calls per second spread over the calls in flight (unary scenarios); without it each
+    /// call starts as soon as the one before it ended.
+    #[arg(long)]
+    pub(crate) rate: Option<f64>,
     /// Seconds of load before the measured window.
     #[arg(long)]
     pub(crate) warmup_secs: f64,
@@ -121,6 +126,9 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     let mut workers = JoinSet::new();
     let started = match args.scenario {
         Scenario::Http1 => http1::start(args, &phase, &mut workers).await,
+        Scenario::BridgeIdle | Scenario::BridgeFrames => {
+            bridge::start(args.scenario, args, &phase, &mut workers).await
+        }
         scenario => grpc::start(scenario, args, &phase, &mut workers).await,
     };
     if let Err(error) = started {

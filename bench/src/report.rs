@@ -16,6 +16,13 @@ const MIB: f64 = 1024.0 * 1024.0;
 const IDLE_RSS_TARGET_BYTES: u64 = 20 * 1024 * 1024;
 /// Yardmaster's streaming throughput must reach this share of direct.
 const STREAM_SHARE_OF_DIRECT_TARGET: f64 = 0.9;
+/// Mirroring to two targets may add at most this share to the primary's p50 (issue 4).
+const MIRROR_P50_SLOWDOWN_TARGET: f64 = 0.10;
+/// Gateway memory per idle bridge client (issue 5).
+const BRIDGE_BYTES_PER_CLIENT_TARGET: f64 = 16.0 * 1024.0;
+/// "Close to a plain TCP proxy's" frame throughput (issue 5), read as this share of
+/// HAProxy's in `mode tcp`.
+const BRIDGE_FRAMES_SHARE_OF_HAPROXY_TARGET: f64 = 0.9;
 
 /// One load run against one target.
 #[derive(Clone, Debug)]
@@ -27,6 +34,28 @@ pub(crate) struct Sample {
     pub(crate) proxy_cpu_secs: Option<f64>,
     /// CPU seconds the upstreams (the bench process) used during the window.
     pub(crate) upstream_cpu_secs: Option<f64>,
+    /// `bridge-idle`: the proxy's resident memory after start, before any client.
+    pub(crate) idle_rss_bytes: Option<u64>,
+    /// The proxy's resident memory at the end of the window (`bridge-idle`: with every
+    /// client held).
+    pub(crate) held_rss_bytes: Option<u64>,
+}
+
+impl Sample {
+    /// `bridge-idle`: the growth of the proxy's RSS per client held.
+    pub(crate) fn bytes_per_client(&self) -> Option<f64> {
+        bytes_per_client(
+            self.idle_rss_bytes?,
+            self.held_rss_bytes?,
+            self.report.operations,
+        )
+    }
+}
+
+/// (RSS with the clients − RSS without) ÷ clients; `None` without clients. Memory that
+/// shrank counts as zero.
+pub(crate) fn bytes_per_client(idle_bytes: u64, held_bytes: u64, clients: u64) -> Option<f64> {
+    (clients > 0).then(|| held_bytes.saturating_sub(idle_bytes) as f64 / clients as f64)
 }
 
 /// Everything a run found, in the order it found it.
@@ -69,6 +98,12 @@ pub(crate) struct Row {
     pub(crate) proxy_cpu_us_per_op: Option<f64>,
     pub(crate) upstream_cpu_us_per_op: Option<f64>,
     pub(crate) peak_rss_bytes: Option<u64>,
+    /// `bridge-idle`: medians of the RSS before and with the clients, and per client.
+    pub(crate) idle_rss_bytes: Option<f64>,
+    pub(crate) held_rss_bytes: Option<f64>,
+    pub(crate) bytes_per_client: Option<f64>,
+    /// `bridge-idle`: bytes per client of each repetition, in run order.
+    pub(crate) per_client_runs: Vec<f64>,
 }
 
 impl Summary {
@@ -137,6 +172,21 @@ impl Summary {
                 .iter()
                 .find(|(s, k, _)| *s == scenario && *k == kind)
                 .map(|&(_, _, bytes)| bytes),
+            idle_rss_bytes: median(
+                samples
+                    .iter()
+                    .filter_map(|s| s.idle_rss_bytes.map(|b| b as f64)),
+            ),
+            held_rss_bytes: median(
+                samples
+                    .iter()
+                    .filter_map(|s| s.held_rss_bytes.map(|b| b as f64)),
+            ),
+            bytes_per_client: median(samples.iter().filter_map(|s| s.bytes_per_client())),
+            per_client_runs: samples
+                .iter()
+                .filter_map(|s| s.bytes_per_client())
+                .collect(),
         })
     }
 
@@ -256,27 +306,41 @@ pub(crate) fn verdict(summary: &Summary) -> Vec<Check> {
             Some((ours <= theirs, format!("{} vs {} µs", us(ours), us(theirs))))
         }),
     ));
-    let stream = |kind| summary.row(Scenario::Stream, kind);
+    checks.push(share_check(
+        "streaming throughput",
+        "direct",
+        STREAM_SHARE_OF_DIRECT_TARGET,
+        summary.row(Scenario::Stream, Kind::Yardmaster),
+        summary.row(Scenario::Stream, Kind::Direct),
+        "msgs/s",
+    ));
+    checks.push(mirror_check(summary));
     checks.push(Check::judge(
         format!(
-            "streaming throughput ≥ {:.0} % of direct",
-            STREAM_SHARE_OF_DIRECT_TARGET * 100.0
+            "bridge: ≤ {:.0} KiB of gateway memory per idle client",
+            BRIDGE_BYTES_PER_CLIENT_TARGET / 1024.0
         ),
-        stream(Kind::Yardmaster)
-            .zip(stream(Kind::Direct))
-            .filter(|(_, direct)| direct.rate > 0.0)
-            .map(|(ym, direct)| {
-                let share = ym.rate / direct.rate;
-                (
-                    share >= STREAM_SHARE_OF_DIRECT_TARGET,
+        summary
+            .row(Scenario::BridgeIdle, Kind::Yardmaster)
+            .and_then(|row| {
+                let per_client = row.bytes_per_client?;
+                Some((
+                    per_client <= BRIDGE_BYTES_PER_CLIENT_TARGET,
                     format!(
-                        "{:.0} % ({} vs {} msgs/s)",
-                        share * 100.0,
-                        rate(ym.rate),
-                        rate(direct.rate)
+                        "{:.1} KiB per client ({} clients held)",
+                        per_client / 1024.0,
+                        row.operations / row.rates.len().max(1) as u64
                     ),
-                )
+                ))
             }),
+    ));
+    checks.push(share_check(
+        "bridge frames/s",
+        "HAProxy's (`mode tcp`)",
+        BRIDGE_FRAMES_SHARE_OF_HAPROXY_TARGET,
+        summary.row(Scenario::BridgeFrames, Kind::Yardmaster),
+        summary.row(Scenario::BridgeFrames, Kind::Haproxy),
+        "frames/s",
     ));
     checks.push(Check::judge(
         format!("idle RSS < {:.0} MiB", IDLE_RSS_TARGET_BYTES as f64 / MIB),
@@ -285,6 +349,64 @@ pub(crate) fn verdict(summary: &Summary) -> Vec<Check> {
             .map(|bytes| (bytes < IDLE_RSS_TARGET_BYTES, format!("{} MiB", mib(bytes)))),
     ));
     checks
+}
+
+/// `what` of Yardmaster (`ours`) at least `target` (a share) of `base`'s (named `of`).
+fn share_check(
+    what: &str,
+    of: &str,
+    target: f64,
+    ours: Option<Row>,
+    base: Option<Row>,
+    unit: &str,
+) -> Check {
+    Check::judge(
+        format!("{what} ≥ {:.0} % of {of}", target * 100.0),
+        ours.zip(base)
+            .filter(|(_, base)| base.rate > 0.0)
+            .map(|(ours, base)| {
+                let share = ours.rate / base.rate;
+                (
+                    share >= target,
+                    format!(
+                        "{:.0} % ({} vs {} {unit})",
+                        share * 100.0,
+                        rate(ours.rate),
+                        rate(base.rate)
+                    ),
+                )
+            }),
+    )
+}
+
+/// Issue 4: mirroring every call to two more targets keeps the primary's p50 within 10 %
+/// of the same calls through a plain `forward` route.
+fn mirror_check(summary: &Summary) -> Check {
+    let plain = summary.row(Scenario::Mirror, Kind::Yardmaster);
+    let mirrored = summary.row(Scenario::Mirror, Kind::YardmasterMirror);
+    Check::judge(
+        format!(
+            "mirror ×2: primary p50 within {:.0} % of no mirroring",
+            MIRROR_P50_SLOWDOWN_TARGET * 100.0
+        ),
+        plain.zip(mirrored).and_then(|(plain, mirrored)| {
+            let (ours, base) = (mirrored.latency?, plain.latency?);
+            (base.p50_us > 0.0).then(|| {
+                let slowdown = ours.p50_us / base.p50_us - 1.0;
+                (
+                    slowdown <= MIRROR_P50_SLOWDOWN_TARGET,
+                    format!(
+                        "p50 {} vs {} µs ({:+.0} %), p99 {} vs {} µs",
+                        us(ours.p50_us),
+                        us(base.p50_us),
+                        slowdown * 100.0,
+                        us(ours.p99_us),
+                        us(base.p99_us)
+                    ),
+                )
+            })
+        }),
+    )
 }
 
 /// The report as markdown.
@@ -363,7 +485,7 @@ fn write_verdict(out: &mut String, summary: &Summary) -> fmt::Result {
     if checks.iter().all(|c| c.outcome == Outcome::Unknown) {
         return Ok(());
     }
-    writeln!(out, "## Data-path targets (issue 6)")?;
+    writeln!(out, "## Targets (issues 4, 5 and 6)")?;
     writeln!(out)?;
     writeln!(out, "| target | this run | figures |")?;
     writeln!(out, "| --- | --- | --- |")?;
@@ -383,14 +505,13 @@ fn write_scenario(out: &mut String, summary: &Summary, scenario: Scenario) -> fm
     let rows = summary.rows(scenario);
     writeln!(out, "## {}", scenario.name())?;
     writeln!(out)?;
-    writeln!(
-        out,
-        "{}.",
-        scenario.describe(settings.connections, settings.concurrency)
-    )?;
+    writeln!(out, "{}.", scenario.describe(settings))?;
     writeln!(out)?;
     if rows.is_empty() {
         return writeln!(out, "Not measured.\n");
+    }
+    if scenario == Scenario::BridgeIdle {
+        return write_bridge_idle(out, &rows, settings.bridge_clients);
     }
     let per = scenario.per();
     write!(out, "| target | {} |", scenario.unit())?;
@@ -439,6 +560,41 @@ fn write_scenario(out: &mut String, summary: &Summary, scenario: Scenario) -> fm
         "`÷ X`: this row's {} divided by X's. CPU is user + system time from `/proc` over \
          the measured window; upstream CPU is the bench process serving the upstreams.",
         scenario.unit()
+    )?;
+    writeln!(out)
+}
+
+fn write_bridge_idle(out: &mut String, rows: &[Row], clients: usize) -> fmt::Result {
+    writeln!(
+        out,
+        "| target | clients asked | clients held | idle RSS MiB | RSS with clients MiB | \
+         KiB per client | errors | proxy CPU s | each run KiB per client |"
+    )?;
+    writeln!(out, "|{}", " --- |".repeat(9))?;
+    for row in rows {
+        let held = row.operations / row.rates.len().max(1) as u64;
+        writeln!(
+            out,
+            "| {} | {clients} | {held} | {} | {} | {} | {} | {} | {} |",
+            row.kind.label(),
+            row.idle_rss_bytes.map_or("—".into(), |b| mib(b as u64)),
+            row.held_rss_bytes.map_or("—".into(), |b| mib(b as u64)),
+            row.bytes_per_client
+                .map_or("—".into(), |b| format!("{:.1}", b / 1024.0)),
+            row.errors,
+            row.proxy_cpu_secs.map_or("—".into(), |s| format!("{s:.2}")),
+            row.per_client_runs
+                .iter()
+                .map(|b| format!("{:.1}", b / 1024.0))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "KiB per client: (RSS at the end of the window − RSS after start) ÷ clients held, \
+         median over the repetitions; clients held is the mean over them."
     )?;
     writeln!(out)
 }
@@ -559,6 +715,8 @@ mod tests {
             duration_secs: 5.0,
             connections: 4,
             concurrency: 64,
+            rate: 2000.0,
+            bridge_clients: 10_000,
         }
     }
 
@@ -581,6 +739,8 @@ mod tests {
             },
             proxy_cpu_secs: (kind != Kind::Direct).then_some(operations as f64 * cpu_us * 1e-6),
             upstream_cpu_secs: Some(operations as f64 * 5e-6),
+            idle_rss_bytes: None,
+            held_rss_bytes: None,
         }
     }
 
@@ -773,6 +933,100 @@ mod tests {
         );
         assert!(
             text.contains("- FAILED: unary via direct: 1 errors, first: refused\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bytes_per_client_is_rss_growth_divided_by_clients() {
+        assert_eq!(
+            bytes_per_client(100 << 20, 200 << 20, 10_240),
+            Some(10_240.0)
+        );
+        assert_eq!(bytes_per_client(200 << 20, 100 << 20, 10), Some(0.0));
+        assert_eq!(bytes_per_client(1, 2, 0), None);
+    }
+
+    /// Plain forward at p50 1000 µs; mirrored at `mirrored_p50_us`. Bridge: 10,000 clients
+    /// growing RSS from 10 MiB by `per_client` bytes each, three repetitions.
+    fn summary_with_mirror_and_bridge(mirrored_p50_us: f64, per_client: u64) -> Summary {
+        let mut summary = Summary::new(
+            settings(),
+            vec![Scenario::Mirror, Scenario::BridgeIdle],
+            Machine::default(),
+        );
+        summary.kinds = vec![Kind::Yardmaster, Kind::YardmasterMirror];
+        for (kind, p50) in [
+            (Kind::Yardmaster, 1000.0),
+            (Kind::YardmasterMirror, mirrored_p50_us),
+        ] {
+            let mut sample = sample(Scenario::Mirror, kind, 40_000, p50 * 4.0, 10.0);
+            if let Some(latency) = sample.report.latency.as_mut() {
+                latency.p50_us = p50;
+            }
+            summary.samples.push(sample);
+        }
+        for _ in 0..3 {
+            let mut sample = sample(Scenario::BridgeIdle, Kind::Yardmaster, 10_000, 1.0, 0.0);
+            sample.idle_rss_bytes = Some(10 << 20);
+            sample.held_rss_bytes = Some((10 << 20) + 10_000 * per_client);
+            summary.samples.push(sample);
+        }
+        summary
+    }
+
+    #[test]
+    fn verdict_judges_mirror_slowdown_and_bridge_memory_per_client() {
+        let checks = verdict(&summary_with_mirror_and_bridge(1080.0, 12 * 1024));
+        let find = |prefix: &str| {
+            checks
+                .iter()
+                .find(|c| c.goal.starts_with(prefix))
+                .map(|c| (c.outcome, c.detail.clone()))
+                .unwrap()
+        };
+        assert_eq!(
+            find("mirror ×2: primary p50 within 10 %"),
+            (
+                Outcome::Met,
+                "p50 1080 vs 1000 µs (+8 %), p99 4320 vs 4000 µs".to_owned()
+            )
+        );
+        assert_eq!(
+            find("bridge: ≤ 16 KiB"),
+            (
+                Outcome::Met,
+                "12.0 KiB per client (10000 clients held)".to_owned()
+            )
+        );
+        assert_eq!(find("bridge frames/s").0, Outcome::Unknown);
+
+        let checks = verdict(&summary_with_mirror_and_bridge(1150.0, 20 * 1024));
+        let missed: Vec<&str> = checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Missed)
+            .map(|c| c.goal.as_str())
+            .collect();
+        assert_eq!(
+            missed,
+            vec![
+                "mirror ×2: primary p50 within 10 % of no mirroring",
+                "bridge: ≤ 16 KiB of gateway memory per idle client"
+            ]
+        );
+    }
+
+    #[test]
+    fn bridge_idle_section_shows_memory_per_client() {
+        let text = markdown(&summary_with_mirror_and_bridge(1000.0, 8 * 1024));
+        assert!(
+            text.contains(
+                "| Yardmaster | 10000 | 10000 | 10.0 | 88.1 | 8.0 | 0 | 0.00 | 8.0 8.0 8.0 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| Yardmaster mirror ×2 | 40.0k | 1.00 | — |"),
             "{text}"
         );
     }

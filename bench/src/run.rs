@@ -2,6 +2,7 @@
 //! scenario against every target, interleaved and repeated, then report.
 
 use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
@@ -24,7 +25,8 @@ const LOAD_SLACK: Duration = Duration::from_secs(30);
 /// Options of a benchmark run (the default command).
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
-    /// Scenario to run: all, unary, unary-16k, stream, pingpong or http1.
+    /// Scenarios to run, comma-separated: all, unary, unary-16k, stream, pingpong, http1,
+    /// mirror, fanout, bridge-idle, bridge-frames, or bridge (both bridge scenarios).
     #[arg(long, default_value = "all", value_parser = parse_scenarios)]
     scenario: Scenarios,
     /// Smoke mode: 1 s windows, one repetition, no h2load, no RESULTS.md.
@@ -42,9 +44,16 @@ pub(crate) struct RunArgs {
     /// HTTP/2 connections per gRPC load run.
     #[arg(long, default_value_t = 4)]
     connections: usize,
-    /// Calls in flight (HTTP/1.1: connections) per load run.
+    /// Calls in flight (HTTP/1.1 and bridge frames: connections) per load run.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Calls per second offered in `mirror` and `fanout`: a fixed rate, so that both routes
+    /// are compared at the same load rather than each at its own saturation.
+    #[arg(long, default_value_t = 2000.0)]
+    rate: f64,
+    /// Idle TCP clients the bridge holds in `bridge-idle` [default: 10000, quick: 500].
+    #[arg(long)]
+    bridge_clients: Option<usize>,
     /// Where to write the markdown report [default: bench/RESULTS.md; quick: nowhere].
     #[arg(long)]
     output: Option<PathBuf>,
@@ -60,17 +69,31 @@ pub(crate) struct RunArgs {
 struct Scenarios(Vec<Scenario>);
 
 fn parse_scenarios(text: &str) -> Result<Scenarios, String> {
-    if text == "all" {
-        return Ok(Scenarios(Scenario::ALL.to_vec()));
+    let mut scenarios = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        let named: Vec<Scenario> = match name {
+            "all" => Scenario::ALL.to_vec(),
+            "bridge" => vec![Scenario::BridgeIdle, Scenario::BridgeFrames],
+            _ => {
+                let one = Scenario::ALL.into_iter().find(|s| s.name() == name);
+                vec![one.ok_or_else(|| {
+                    let names: Vec<_> = Scenario::ALL.iter().map(|s| s.name()).collect();
+                    format!(
+                        "{name:?}: expected all, bridge or one of {}",
+                        names.join(", ")
+                    )
+                })?]
+            }
+        };
+        for scenario in named {
+            if !scenarios.contains(&scenario) {
+                scenarios.push(scenario);
+            }
+        }
     }
-    Scenario::ALL
-        .into_iter()
-        .find(|s| s.name() == text)
-        .map(|s| Scenarios(vec![s]))
-        .ok_or_else(|| {
-            let names: Vec<_> = Scenario::ALL.iter().map(|s| s.name()).collect();
-            format!("expected all or one of {}", names.join(", "))
-        })
+    // In report order, whatever the order on the command line.
+    scenarios.sort_by_key(|s| Scenario::ALL.iter().position(|a| a == s));
+    Ok(Scenarios(scenarios))
 }
 
 /// The load shape and repetition of a run.
@@ -82,7 +105,19 @@ pub(crate) struct Settings {
     pub(crate) duration_secs: f64,
     pub(crate) connections: usize,
     pub(crate) concurrency: usize,
+    /// Calls per second offered in `mirror` and `fanout`.
+    pub(crate) rate: f64,
+    /// Idle clients of `bridge-idle`.
+    pub(crate) bridge_clients: usize,
 }
+
+/// Idle clients `bridge-idle` holds by default: the scale goal of issue 5.
+const BRIDGE_CLIENTS: usize = 10_000;
+/// The same in quick mode, which only checks that the bridge holds and echoes.
+const QUICK_BRIDGE_CLIENTS: usize = 500;
+/// File descriptors a process needs beyond one per bridge client (listeners, upstream
+/// connections, the runtime).
+const SPARE_FILES: usize = 256;
 
 impl Settings {
     fn new(args: &RunArgs) -> Settings {
@@ -98,13 +133,39 @@ impl Settings {
             duration_secs: args.duration.unwrap_or(duration).max(0.1),
             connections: args.connections.max(1),
             concurrency: args.concurrency.max(1),
+            rate: args.rate.max(1.0),
+            bridge_clients: args
+                .bridge_clients
+                .unwrap_or(if args.quick {
+                    QUICK_BRIDGE_CLIENTS
+                } else {
+                    BRIDGE_CLIENTS
+                })
+                .max(1),
         }
     }
 }
 
 /// Runs the benchmark; the exit code is failure when any target answered wrongly.
 pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::new(args);
+    let mut settings = Settings::new(args);
+    // The load process holds one socket per bridge client and Yardmaster one more; both
+    // inherit this process's limit.
+    let fd_note = open_files_limit().and_then(|limit| {
+        let fits = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(SPARE_FILES)
+            .max(1);
+        (fits < settings.bridge_clients).then(|| {
+            let note = format!(
+                "open files limited to {limit} (`ulimit -n`): bridge-idle holds {fits} \
+                 clients instead of {}; raise the limit (`ulimit -n 20000`) to measure more",
+                settings.bridge_clients
+            );
+            settings.bridge_clients = fits;
+            note
+        })
+    });
     let yardmaster = yardmaster_binary(!args.no_build)?;
     if cfg!(debug_assertions) {
         shout(
@@ -117,6 +178,10 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let upstreams = Upstreams::start()?;
 
     let mut summary = Summary::new(settings, args.scenario.0.clone(), machine);
+    if let Some(note) = fd_note {
+        shout(&note);
+        summary.notes.push(note);
+    }
     let mut targets = vec![Target::direct(&upstreams)];
     let ym = Target::yardmaster(&yardmaster, &upstreams)?;
     if let Some(proxy) = &ym.proxy {
@@ -157,6 +222,10 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     summary.kinds = targets.iter().map(|t| t.kind).collect();
+    // Yardmaster's mirror and fan-out routes, reported as targets of their own.
+    summary
+        .kinds
+        .extend([Kind::YardmasterMirror, Kind::YardmasterFanout]);
     // Every proxy is up and has not served a call yet.
     for target in &targets {
         if let Some(rss) = target.proxy.as_ref().and_then(|p| p.processes.rss_bytes()) {
@@ -165,7 +234,16 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
 
     for &scenario in &args.scenario.0 {
-        measure_scenario(scenario, &targets, settings, &mut summary);
+        if scenario == Scenario::BridgeIdle {
+            measure_bridge_idle(&yardmaster, &upstreams, settings, &mut summary);
+        } else {
+            measure_scenario(
+                scenario,
+                &points(scenario, &targets),
+                settings,
+                &mut summary,
+            );
+        }
     }
     for target in &mut targets {
         if let Some(proxy) = target.proxy.as_mut() {
@@ -201,61 +279,171 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Where one (scenario, target) point sends its load, and whose CPU and memory it reads.
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    kind: Kind,
+    addr: SocketAddr,
+    /// The proxy's processes; `None` for direct.
+    proxy: Option<Processes>,
+}
+
+/// The points of `scenario`: every target for the plain scenarios; Yardmaster's plain
+/// `forward` route next to its `mirror` or `fanout` route (nginx and HAProxy do neither);
+/// every target with a raw TCP address for `bridge-frames` (direct is the TCP echo server).
+fn points(scenario: Scenario, targets: &[Target]) -> Vec<Point> {
+    let point = |kind, addr, target: &Target| Point {
+        kind,
+        addr,
+        proxy: target.proxy.as_ref().map(|p| p.processes),
+    };
+    let mut points = Vec::new();
+    for target in targets {
+        match scenario {
+            Scenario::Mirror | Scenario::Fanout => {
+                let (kind, routed) = if scenario == Scenario::Mirror {
+                    (Kind::YardmasterMirror, target.mirror)
+                } else {
+                    (Kind::YardmasterFanout, target.fanout)
+                };
+                if let Some(addr) = routed {
+                    points.push(point(Kind::Yardmaster, target.grpc, target));
+                    points.push(point(kind, addr, target));
+                }
+            }
+            Scenario::BridgeIdle | Scenario::BridgeFrames => {
+                if let Some(addr) = target.tcp {
+                    points.push(point(target.kind, addr, target));
+                }
+            }
+            Scenario::Http1 => points.push(point(target.kind, target.http, target)),
+            Scenario::Unary | Scenario::Unary16k | Scenario::Stream | Scenario::Pingpong => {
+                points.push(point(target.kind, target.grpc, target));
+            }
+        }
+    }
+    points
+}
+
 /// Every repetition of one scenario, targets interleaved so that drift on the machine
 /// (thermal, other tenants) spreads over all of them alike.
 fn measure_scenario(
     scenario: Scenario,
-    targets: &[Target],
+    points: &[Point],
     settings: Settings,
     summary: &mut Summary,
 ) {
-    for target in targets {
-        if let Some(proxy) = &target.proxy {
-            proxy.processes.reset_peak();
+    for point in points {
+        if let Some(proxy) = point.proxy {
+            proxy.reset_peak();
         }
     }
     for repeat in 1..=settings.repeats {
-        for target in targets {
-            let sample = run_load(scenario, target, settings);
-            eprintln!(
-                "{:<10} {}/{} {:<10} {:>10.0} {:<14} p99 {:>8} µs  errors {}",
-                scenario.name(),
-                repeat,
-                settings.repeats,
-                target.kind.label(),
-                sample.report.rate(),
-                scenario.unit(),
-                sample
-                    .report
-                    .latency
-                    .map_or("-".to_owned(), |l| format!("{:.0}", l.p99_us)),
-                sample.report.errors,
-            );
+        for &point in points {
+            let sample = run_load(scenario, point, settings.concurrency, settings);
+            log_sample(&sample, repeat, settings);
             summary.samples.push(sample);
         }
     }
-    for target in targets {
-        if let Some(proxy) = &target.proxy {
-            if let Some(peak) = proxy.processes.peak_rss_bytes() {
-                summary.peak_rss.push((scenario, target.kind, peak));
-            }
+    for point in points {
+        if let Some(peak) = point.proxy.and_then(|p| p.peak_rss_bytes()) {
+            summary.peak_rss.push((scenario, point.kind, peak));
         }
     }
 }
 
-/// One load process against one target; the proxy's and the upstream's CPU time are
-/// read when the load process announces the start and the end of its window.
-fn run_load(scenario: Scenario, target: &Target, settings: Settings) -> Sample {
-    let proxy = target.proxy.as_ref().map(|p| p.processes);
+/// `bridge-idle`: per repetition a fresh Yardmaster (so memory freed by earlier scenarios
+/// cannot hide the clients' cost), its RSS read after start and again at the end of a
+/// window in which `bridge_clients` clients sit idle on its bridge.
+fn measure_bridge_idle(
+    binary: &Path,
+    upstreams: &Upstreams,
+    settings: Settings,
+    summary: &mut Summary,
+) {
+    let scenario = Scenario::BridgeIdle;
+    for repeat in 1..=settings.repeats {
+        let target = match Target::yardmaster(binary, upstreams) {
+            Ok(target) => target,
+            Err(error) => {
+                summary.failures.push(format!(
+                    "{}: Yardmaster failed to start: {error:#}",
+                    scenario.name()
+                ));
+                return;
+            }
+        };
+        let Some(point) = points(scenario, std::slice::from_ref(&target)).pop() else {
+            summary
+                .failures
+                .push(format!("{}: Yardmaster has no bridge", scenario.name()));
+            return;
+        };
+        let idle = point.proxy.and_then(|p| p.rss_bytes());
+        let mut sample = run_load(scenario, point, settings.bridge_clients, settings);
+        sample.idle_rss_bytes = idle;
+        log_sample(&sample, repeat, settings);
+        if let Some(peak) = point.proxy.and_then(|p| p.peak_rss_bytes()) {
+            summary.peak_rss.retain(|&(s, _, _)| s != scenario);
+            summary.peak_rss.push((scenario, point.kind, peak));
+        }
+        summary.samples.push(sample);
+        drop(target);
+    }
+}
+
+fn log_sample(sample: &Sample, repeat: usize, settings: Settings) {
+    let scenario = sample.scenario;
+    eprintln!(
+        "{:<13} {}/{} {:<21} {:>10.0} {:<14} p50 {:>8} p99 {:>8} µs  errors {}",
+        scenario.name(),
+        repeat,
+        settings.repeats,
+        sample.kind.label(),
+        if scenario == Scenario::BridgeIdle {
+            sample.report.operations as f64
+        } else {
+            sample.report.rate()
+        },
+        scenario.unit(),
+        sample
+            .report
+            .latency
+            .map_or("-".to_owned(), |l| format!("{:.0}", l.p50_us)),
+        sample
+            .report
+            .latency
+            .map_or("-".to_owned(), |l| format!("{:.0}", l.p99_us)),
+        sample.report.errors,
+    );
+    if let Some(per_client) = sample.bytes_per_client() {
+        eprintln!(
+            "{:<13} gateway memory {:.1} KiB per idle client",
+            scenario.name(),
+            per_client / 1024.0
+        );
+    }
+}
+
+/// One load process against one point with `concurrency` calls (or clients) in flight;
+/// the proxy's and the upstream's CPU time are read when the load process announces the
+/// start and the end of its window, the proxy's RSS at the end.
+fn run_load(scenario: Scenario, point: Point, concurrency: usize, settings: Settings) -> Sample {
     let upstream = Processes::single(std::process::id());
     let mut sample = Sample {
         scenario,
-        kind: target.kind,
+        kind: point.kind,
         report: LoadReport::default(),
         proxy_cpu_secs: None,
         upstream_cpu_secs: None,
+        idle_rss_bytes: None,
+        held_rss_bytes: None,
     };
-    match load_process(scenario, target, settings, proxy, upstream, &mut sample) {
+    let settings = Settings {
+        concurrency,
+        ..settings
+    };
+    match load_process(scenario, point, settings, upstream, &mut sample) {
         Ok(report) => sample.report = report,
         Err(error) => {
             sample.report.errors += 1;
@@ -267,17 +455,21 @@ fn run_load(scenario: Scenario, target: &Target, settings: Settings) -> Sample {
 
 fn load_process(
     scenario: Scenario,
-    target: &Target,
+    point: Point,
     settings: Settings,
-    proxy: Option<Processes>,
     upstream: Processes,
     sample: &mut Sample,
 ) -> anyhow::Result<LoadReport> {
+    let proxy = point.proxy;
     let exe = std::env::current_exe().context("finding the bench binary")?;
-    let mut child = Command::new(exe)
-        .arg("load")
+    let mut command = Command::new(exe);
+    command.arg("load");
+    if matches!(scenario, Scenario::Mirror | Scenario::Fanout) {
+        command.args(["--rate", &settings.rate.to_string()]);
+    }
+    let mut child = command
         .args(["--scenario", scenario.name()])
-        .args(["--addr", &target.addr(scenario.is_grpc()).to_string()])
+        .args(["--addr", &point.addr.to_string()])
         .args(["--connections", &settings.connections.to_string()])
         .args(["--concurrency", &settings.concurrency.to_string()])
         .args(["--warmup-secs", &settings.warmup_secs.to_string()])
@@ -297,7 +489,15 @@ fn load_process(
             }
         }
     });
-    let limit = Duration::from_secs_f64(settings.warmup_secs + settings.duration_secs) + LOAD_SLACK;
+    // Connecting thousands of idle bridge clients comes before the warm-up.
+    let connecting = if scenario == Scenario::BridgeIdle {
+        Duration::from_millis(u64::try_from(settings.concurrency).unwrap_or(u64::MAX))
+    } else {
+        Duration::ZERO
+    };
+    let limit = Duration::from_secs_f64(settings.warmup_secs + settings.duration_secs)
+        + LOAD_SLACK
+        + connecting;
     let deadline = std::time::Instant::now() + limit;
     let next_line = || {
         lines
@@ -309,6 +509,7 @@ fn load_process(
         let before = (proxy.and_then(|p| p.cpu_secs()), upstream.cpu_secs());
         expect_line(next_line()?, STOPPED)?;
         let after = (proxy.and_then(|p| p.cpu_secs()), upstream.cpu_secs());
+        sample.held_rss_bytes = proxy.and_then(|p| p.rss_bytes());
         sample.proxy_cpu_secs = before.0.zip(after.0).map(|(b, a)| a - b);
         sample.upstream_cpu_secs = before.1.zip(after.1).map(|(b, a)| a - b);
         let report: LoadReport =
@@ -418,9 +619,111 @@ fn yardmaster_binary(build: bool) -> anyhow::Result<PathBuf> {
     Ok(binary)
 }
 
+/// The soft limit on open files of this process (children inherit it); `None` when
+/// unlimited or unreadable.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    soft_open_files_limit(&limits)
+}
+
+/// The soft `Max open files` of a `/proc/<pid>/limits` text.
+fn soft_open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// A message that must not scroll by unnoticed.
 fn shout(message: &str) {
     eprintln!();
     eprintln!("!!! {message}");
     eprintln!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::Upstreams;
+
+    #[test]
+    fn scenario_lists_expand_bridge_and_keep_report_order() {
+        let names = |text: &str| -> Vec<&str> {
+            parse_scenarios(text)
+                .unwrap()
+                .0
+                .iter()
+                .map(|s| s.name())
+                .collect()
+        };
+        assert_eq!(names("mirror"), vec!["mirror"]);
+        assert_eq!(names("bridge"), vec!["bridge-idle", "bridge-frames"]);
+        assert_eq!(
+            names("bridge-frames,fanout,mirror,fanout"),
+            vec!["mirror", "fanout", "bridge-frames"]
+        );
+        assert_eq!(names("all").len(), Scenario::ALL.len());
+        assert!(parse_scenarios("mirrors").is_err());
+    }
+
+    #[test]
+    fn reads_soft_open_files_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max cpu time              unlimited            unlimited            seconds   \n\
+                      Max open files            1024                 20000                files     \n";
+        assert_eq!(soft_open_files_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(soft_open_files_limit(unlimited), None);
+    }
+
+    fn yardmaster_target() -> Target {
+        let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        Target {
+            kind: Kind::Yardmaster,
+            grpc: addr(9001),
+            http: addr(9002),
+            mirror: Some(addr(9003)),
+            fanout: Some(addr(9004)),
+            tcp: Some(addr(9005)),
+            proxy: None,
+        }
+    }
+
+    #[test]
+    fn mirror_and_fanout_compare_yardmaster_routes_and_frames_go_to_tcp_addresses() {
+        let upstreams = Upstreams::addresses(
+            "127.0.0.1:7001".parse().unwrap(),
+            "127.0.0.1:7002".parse().unwrap(),
+        );
+        let targets = [Target::direct(&upstreams), yardmaster_target()];
+        let shape = |scenario| -> Vec<(Kind, u16)> {
+            points(scenario, &targets)
+                .iter()
+                .map(|p| (p.kind, p.addr.port()))
+                .collect()
+        };
+        assert_eq!(
+            shape(Scenario::Mirror),
+            vec![(Kind::Yardmaster, 9001), (Kind::YardmasterMirror, 9003)]
+        );
+        assert_eq!(
+            shape(Scenario::Fanout),
+            vec![(Kind::Yardmaster, 9001), (Kind::YardmasterFanout, 9004)]
+        );
+        assert_eq!(
+            shape(Scenario::BridgeFrames),
+            vec![(Kind::Direct, 7022), (Kind::Yardmaster, 9005)]
+        );
+        assert_eq!(
+            shape(Scenario::Http1),
+            vec![(Kind::Direct, 7002), (Kind::Yardmaster, 9002)]
+        );
+        assert_eq!(
+            shape(Scenario::Unary),
+            vec![(Kind::Direct, 7001), (Kind::Yardmaster, 9001)]
+        );
+    }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::Settings;
+
 /// Payload of `unary` and `pingpong` requests.
 pub(crate) const SMALL_PAYLOAD_BYTES: usize = 100;
 /// Payload of `unary-16k` requests (echoed back, so 16 KiB each way).
@@ -13,6 +15,12 @@ pub(crate) const STREAM_REPLY_BYTES: usize = 1024;
 pub(crate) const STREAM_REPLIES_PER_CALL: u32 = 50_000;
 /// Path every `http1` request asks for (the demo HTTP upstream describes it as JSON).
 pub(crate) const HTTP_PATH: &str = "/bench";
+/// Payload of each `bridge-frames` frame (length-prefixed, echoed back).
+pub(crate) const FRAME_PAYLOAD_BYTES: usize = 100;
+/// Extra targets a `mirror` call is copied to.
+pub(crate) const MIRROR_TARGETS: usize = 2;
+/// Endpoints a `fanout` call goes to.
+pub(crate) const FANOUT_ENDPOINTS: usize = 4;
 
 /// One workload, run against every target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -29,16 +37,32 @@ pub(crate) enum Scenario {
     Pingpong,
     /// HTTP/1.1 GET against the demo HTTP upstream, one request in flight per connection.
     Http1,
+    /// `unary` through a route that also copies every call to two more clusters.
+    Mirror,
+    /// `unary` through a route that calls four endpoints and answers with the first reply.
+    Fanout,
+    /// Many idle TCP clients held by a bridge: gateway memory per client.
+    #[value(name = "bridge-idle")]
+    #[serde(rename = "bridge-idle")]
+    BridgeIdle,
+    /// Length-prefixed echo frames through a bridge, one in flight per client.
+    #[value(name = "bridge-frames")]
+    #[serde(rename = "bridge-frames")]
+    BridgeFrames,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub(crate) const ALL: [Scenario; 5] = [
+    pub(crate) const ALL: [Scenario; 9] = [
         Scenario::Unary,
         Scenario::Unary16k,
         Scenario::Stream,
         Scenario::Pingpong,
         Scenario::Http1,
+        Scenario::Mirror,
+        Scenario::Fanout,
+        Scenario::BridgeIdle,
+        Scenario::BridgeFrames,
     ];
 
     /// The name on the command line and in the report.
@@ -49,36 +73,45 @@ impl Scenario {
             Scenario::Stream => "stream",
             Scenario::Pingpong => "pingpong",
             Scenario::Http1 => "http1",
+            Scenario::Mirror => "mirror",
+            Scenario::Fanout => "fanout",
+            Scenario::BridgeIdle => "bridge-idle",
+            Scenario::BridgeFrames => "bridge-frames",
         }
     }
 
     /// What one operation is, for the throughput column.
     pub(crate) fn unit(self) -> &'static str {
         match self {
-            Scenario::Unary | Scenario::Unary16k => "calls/s",
+            Scenario::Unary | Scenario::Unary16k | Scenario::Mirror | Scenario::Fanout => "calls/s",
             Scenario::Stream => "msgs/s",
             Scenario::Pingpong => "round trips/s",
             Scenario::Http1 => "requests/s",
+            Scenario::BridgeIdle => "clients",
+            Scenario::BridgeFrames => "frames/s",
         }
     }
 
     /// The operation a CPU figure is divided by.
     pub(crate) fn per(self) -> &'static str {
         match self {
-            Scenario::Unary | Scenario::Unary16k => "call",
+            Scenario::Unary | Scenario::Unary16k | Scenario::Mirror | Scenario::Fanout => "call",
             Scenario::Stream => "msg",
             Scenario::Pingpong => "round trip",
             Scenario::Http1 => "request",
+            Scenario::BridgeIdle => "client",
+            Scenario::BridgeFrames => "frame",
         }
     }
 
-    /// Whether the scenario speaks gRPC (over h2c) rather than HTTP/1.1.
-    pub(crate) fn is_grpc(self) -> bool {
-        self != Scenario::Http1
-    }
-
     /// One line on what the scenario measures, given the run's load shape.
-    pub(crate) fn describe(self, connections: usize, concurrency: usize) -> String {
+    pub(crate) fn describe(self, settings: Settings) -> String {
+        let Settings {
+            connections,
+            concurrency,
+            rate,
+            ..
+        } = settings;
         match self {
             Scenario::Unary => format!(
                 "unary calls, {SMALL_PAYLOAD_BYTES} B payload each way, {concurrency} in \
@@ -99,6 +132,32 @@ impl Scenario {
             Scenario::Http1 => format!(
                 "HTTP/1.1 GET {HTTP_PATH} (JSON reply from the demo HTTP upstream), \
                  {concurrency} keep-alive connections, one request in flight on each"
+            ),
+            Scenario::Mirror => format!(
+                "{rate:.0} unary calls/s offered ({SMALL_PAYLOAD_BYTES} B, spread over \
+                 {concurrency} callers on {connections} connections) through a `mirror` route \
+                 that copies every call to {MIRROR_TARGETS} more echo clusters, against \
+                 Yardmaster's plain `forward` route at the same rate; the primary's latency is \
+                 what the client sees. A fixed rate, because at saturation the copies' CPU \
+                 is taken from the primary on a shared machine; calls/s below the offered \
+                 rate means the target could not keep up"
+            ),
+            Scenario::Fanout => format!(
+                "{rate:.0} unary calls/s offered, as in `mirror`, through a `fanout` route \
+                 (`replies: first`) to {FANOUT_ENDPOINTS} echo endpoints, against Yardmaster's \
+                 plain `forward` route to one; each fanned-out call is {FANOUT_ENDPOINTS} \
+                 upstream calls"
+            ),
+            Scenario::BridgeIdle => "idle TCP clients held open through a `bridges:` listener \
+                 (length-prefixed framing) to the bench's echo bridge upstream; each client \
+                 sends one frame and reads its echo, then stays idle through the window; \
+                 a fresh Yardmaster per repetition"
+                .to_owned(),
+            Scenario::BridgeFrames => format!(
+                "{FRAME_PAYLOAD_BYTES} B length-prefixed frames echoed back, {concurrency} TCP \
+                 clients with one frame in flight each: through the bridge to the echo bridge \
+                 upstream, through HAProxy (`mode tcp`) to a plain TCP echo server, and \
+                 straight to that server (direct)"
             ),
         }
     }

@@ -28,6 +28,10 @@ pub(crate) enum Kind {
     Yardmaster,
     Nginx,
     Haproxy,
+    /// Yardmaster's `mirror` route (the same process as [`Kind::Yardmaster`]).
+    YardmasterMirror,
+    /// Yardmaster's `fanout` route (the same process as [`Kind::Yardmaster`]).
+    YardmasterFanout,
 }
 
 impl Kind {
@@ -38,6 +42,8 @@ impl Kind {
             Kind::Yardmaster => "Yardmaster",
             Kind::Nginx => "nginx",
             Kind::Haproxy => "HAProxy",
+            Kind::YardmasterMirror => "Yardmaster mirror ×2",
+            Kind::YardmasterFanout => "Yardmaster fan-out ×4",
         }
     }
 }
@@ -49,6 +55,13 @@ pub(crate) struct Target {
     pub(crate) grpc: SocketAddr,
     /// Where HTTP/1.1 load goes.
     pub(crate) http: SocketAddr,
+    /// Where `mirror` load goes (Yardmaster only).
+    pub(crate) mirror: Option<SocketAddr>,
+    /// Where `fanout` load goes (Yardmaster only).
+    pub(crate) fanout: Option<SocketAddr>,
+    /// Where raw TCP frames go: the bridge, HAProxy's `mode tcp` frontend, the TCP echo
+    /// server; `None` for a target without one (nginx).
+    pub(crate) tcp: Option<SocketAddr>,
     /// The proxy process; `None` for the direct target.
     pub(crate) proxy: Option<ProxyProcess>,
 }
@@ -71,6 +84,9 @@ impl Target {
             kind: Kind::Direct,
             grpc: upstreams.grpc,
             http: upstreams.http,
+            mirror: None,
+            fanout: None,
+            tcp: Some(upstreams.tcp_echo),
             proxy: None,
         }
     }
@@ -103,12 +119,22 @@ impl Target {
             version: version_line(binary, "--version", false),
             _dir: dir,
         };
-        let (grpc, http) = addrs
+        let addrs = addrs
             .with_context(|| format!("Yardmaster did not start; its log:\n{}", read_log(&log)))?;
+        let addr = |name: &str| {
+            addrs
+                .iter()
+                .find(|(listener, _)| listener == name)
+                .map(|&(_, addr)| addr)
+                .with_context(|| format!("no address for Yardmaster listener {name:?}"))
+        };
         Ok(Target {
             kind: Kind::Yardmaster,
-            grpc,
-            http,
+            grpc: addr(config::GRPC_LISTENER)?,
+            http: addr(config::HTTP_LISTENER)?,
+            mirror: Some(addr(config::MIRROR_LISTENER)?),
+            fanout: Some(addr(config::FANOUT_LISTENER)?),
+            tcp: Some(addr(config::BRIDGE)?),
             proxy: Some(proxy),
         })
     }
@@ -152,7 +178,7 @@ impl Target {
             version,
             _dir: dir,
         };
-        Target::started(Kind::Nginx, grpc, http, proxy, &log).map(Some)
+        Target::started(Kind::Nginx, grpc, http, None, proxy, &log).map(Some)
     }
 
     /// Starts HAProxy (HTTP/2 on both sides for gRPC, `mode http` with connection reuse
@@ -163,10 +189,13 @@ impl Target {
         };
         let version = version_line(&binary, "-v", false);
         let dir = temp_dir("haproxy")?;
-        let (grpc, http) = (free_port()?, free_port()?);
+        let (grpc, http, tcp) = (free_port()?, free_port()?, free_port()?);
         let conf_path = dir.path().join("haproxy.cfg");
-        std::fs::write(&conf_path, config::haproxy(upstreams, grpc, http, cores))
-            .context("writing the HAProxy configuration")?;
+        std::fs::write(
+            &conf_path,
+            config::haproxy(upstreams, grpc, http, tcp, cores),
+        )
+        .context("writing the HAProxy configuration")?;
         let log = dir.path().join("haproxy.log");
         let log_file = std::fs::File::create(&log).context("creating the HAProxy log")?;
         let child = Command::new(&binary)
@@ -184,18 +213,19 @@ impl Target {
             version,
             _dir: dir,
         };
-        Target::started(Kind::Haproxy, grpc, http, proxy, &log).map(Some)
+        Target::started(Kind::Haproxy, grpc, http, Some(tcp), proxy, &log).map(Some)
     }
 
-    /// Waits until both ports of a freshly spawned proxy accept connections.
+    /// Waits until every port of a freshly spawned proxy accepts connections.
     fn started(
         kind: Kind,
         grpc: SocketAddr,
         http: SocketAddr,
+        tcp: Option<SocketAddr>,
         mut proxy: ProxyProcess,
         log: &Path,
     ) -> anyhow::Result<Target> {
-        for addr in [grpc, http] {
+        for addr in [Some(grpc), Some(http), tcp].into_iter().flatten() {
             proxy.wait_listening(addr).with_context(|| {
                 format!(
                     "{} did not start; its log:\n{}",
@@ -208,17 +238,11 @@ impl Target {
             kind,
             grpc,
             http,
+            mirror: None,
+            fanout: None,
+            tcp,
             proxy: Some(proxy),
         })
-    }
-
-    /// The address the scenario's load goes to.
-    pub(crate) fn addr(&self, grpc: bool) -> SocketAddr {
-        if grpc {
-            self.grpc
-        } else {
-            self.http
-        }
     }
 }
 
@@ -266,12 +290,12 @@ impl Drop for ProxyProcess {
     }
 }
 
-/// Reads Yardmaster's JSON log until both listeners have reported their addresses, and
-/// keeps copying the rest of the log to `log` on a thread (so the pipe never fills).
+/// Reads Yardmaster's JSON log until every listener and bridge has reported its address,
+/// and keeps copying the rest of the log to `log` on a thread (so the pipe never fills).
 fn listening_addrs(
     stderr: std::process::ChildStderr,
     log: &Path,
-) -> anyhow::Result<(SocketAddr, SocketAddr)> {
+) -> anyhow::Result<Vec<(String, SocketAddr)>> {
     let mut file = std::fs::File::create(log).context("creating the Yardmaster log")?;
     let (found, listening) = mpsc::channel();
     // Ends when Yardmaster closes stderr, that is when it exits.
@@ -284,30 +308,30 @@ fn listening_addrs(
         }
     });
     let deadline = Instant::now() + START_TIMEOUT;
-    let (mut grpc, mut http) = (None, None);
-    while grpc.is_none() || http.is_none() {
+    let mut addrs: Vec<(String, SocketAddr)> = Vec::new();
+    while !config::YARDMASTER_LISTENERS
+        .iter()
+        .all(|name| addrs.iter().any(|(listener, _)| listener == name))
+    {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (listener, addr) = listening
-            .recv_timeout(left)
-            .map_err(|_| anyhow::anyhow!("no `listening` log lines after {START_TIMEOUT:?}"))?;
-        match listener.as_str() {
-            config::GRPC_LISTENER => grpc = Some(addr),
-            config::HTTP_LISTENER => http = Some(addr),
-            _ => {}
-        }
+        let found = listening.recv_timeout(left).map_err(|_| {
+            anyhow::anyhow!("not every `listening` log line after {START_TIMEOUT:?}")
+        })?;
+        addrs.push(found);
     }
-    grpc.zip(http)
-        .ok_or_else(|| anyhow::anyhow!("listener addresses missing"))
+    Ok(addrs)
 }
 
-/// `(listener, addr)` of a JSON `listening` log line.
+/// `(listener or bridge, addr)` of a JSON `listening` or `bridge listening` log line.
 fn listening_line(line: &str) -> Option<(String, SocketAddr)> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
     let fields = value.get("fields")?;
-    if fields.get("message")?.as_str()? != "listening" {
-        return None;
-    }
-    let listener = fields.get("listener")?.as_str()?.to_owned();
+    let key = match fields.get("message")?.as_str()? {
+        "listening" => "listener",
+        "bridge listening" => "bridge",
+        _ => return None,
+    };
+    let listener = fields.get(key)?.as_str()?.to_owned();
     let addr = fields.get("addr")?.as_str()?.parse().ok()?;
     Some((listener, addr))
 }
@@ -385,5 +409,10 @@ mod tests {
         assert_eq!(listener, "grpc");
         assert_eq!(addr, "127.0.0.1:4242".parse::<SocketAddr>().unwrap());
         assert_eq!(listening_line(r#"{"fields":{"message":"stopped"}}"#), None);
+        let bridge = r#"{"fields":{"message":"bridge listening","bridge":"frames","addr":"127.0.0.1:4343"}}"#;
+        assert_eq!(
+            listening_line(bridge),
+            Some(("frames".to_owned(), "127.0.0.1:4343".parse().unwrap()))
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, Uri};
@@ -15,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codegen::{BoxFuture, Service};
 use yardmaster_demo::pb::echo_client::EchoClient;
@@ -71,18 +72,21 @@ pub(super) async fn start(
         phase: phase.clone(),
     };
     match scenario {
-        Scenario::Unary | Scenario::Unary16k => {
-            let size = if scenario == Scenario::Unary {
-                SMALL_PAYLOAD_BYTES
-            } else {
+        Scenario::Unary | Scenario::Unary16k | Scenario::Mirror | Scenario::Fanout => {
+            let size = if scenario == Scenario::Unary16k {
                 LARGE_PAYLOAD_BYTES
+            } else {
+                SMALL_PAYLOAD_BYTES
             };
             let payload = Bytes::from(vec![b'x'; size]);
-            for i in 0..args.concurrency.max(1) {
+            let callers = args.concurrency.max(1);
+            let pace = Pace::new(args.rate, callers);
+            for i in 0..callers {
                 let client = clients.get(i % connections).cloned();
                 let worker = worker.clone();
                 let payload = payload.clone();
-                workers.spawn(async move { worker.unary(client, payload).await });
+                let ticks = pace.map(|pace| pace.ticks(i));
+                workers.spawn(async move { worker.unary(client, payload, ticks).await });
             }
         }
         Scenario::Stream => {
@@ -91,7 +95,8 @@ pub(super) async fn start(
                 workers.spawn(async move { worker.stream(Some(client)).await });
             }
         }
-        Scenario::Pingpong | Scenario::Http1 => {
+        // The HTTP/1.1 and bridge scenarios never get here (see `load::drive`).
+        Scenario::Pingpong | Scenario::Http1 | Scenario::BridgeIdle | Scenario::BridgeFrames => {
             let client = clients.pop();
             workers.spawn(async move { worker.pingpong(client).await });
         }
@@ -118,6 +123,36 @@ async fn connect(addr: SocketAddr) -> Result<H2Channel, String> {
         .map_err(|e| format!("connecting to {addr}: {e}"))
 }
 
+/// A fixed call rate shared out over the callers: each calls once per `period`, the
+/// callers' first calls spread evenly over one period.
+#[derive(Clone, Copy, Debug)]
+struct Pace {
+    start: Instant,
+    period: Duration,
+    callers: u32,
+}
+
+impl Pace {
+    fn new(rate: Option<f64>, callers: usize) -> Option<Pace> {
+        let rate = rate.filter(|rate| rate.is_finite() && *rate > 0.0)?;
+        Some(Pace {
+            start: Instant::now(),
+            period: Duration::from_secs_f64(callers as f64 / rate),
+            callers: u32::try_from(callers).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The ticks of caller `index`. A caller whose call outlasts its period calls again
+    /// at once (missed ticks burst), so a slow target sees the same offered load.
+    fn ticks(self, index: usize) -> Interval {
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        let offset = self.period * index / self.callers.max(1);
+        let mut ticks = tokio::time::interval_at(self.start + offset, self.period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        ticks
+    }
+}
+
 /// What every worker of a run shares.
 #[derive(Clone, Debug)]
 struct Worker {
@@ -138,9 +173,18 @@ impl Worker {
         }
     }
 
-    async fn unary(self, mut client: Option<Client>, payload: Bytes) -> Tally {
+    /// Unary calls back to back, or on `ticks` when the load has a fixed rate.
+    async fn unary(
+        self,
+        mut client: Option<Client>,
+        payload: Bytes,
+        mut ticks: Option<Interval>,
+    ) -> Tally {
         let mut tally = Tally::default();
         while let Some(echo) = client.as_mut() {
+            if let Some(ticks) = ticks.as_mut() {
+                ticks.tick().await;
+            }
             let request = EchoRequest {
                 payload: payload.clone(),
                 ..EchoRequest::default()

@@ -63,6 +63,11 @@ impl Tally {
         true
     }
 
+    /// Counts one untimed operation, whatever the phase (an idle client held to the end).
+    pub(crate) fn add_operation(&mut self) {
+        self.operations += 1;
+    }
+
     /// Counts an error, whatever the phase.
     pub(crate) fn fail(&mut self, error: String) {
         self.errors += 1;

@@ -11,10 +11,42 @@ use crate::upstream::Upstreams;
 pub(super) const GRPC_LISTENER: &str = "grpc";
 /// Yardmaster's listener for HTTP/1.1 load.
 pub(super) const HTTP_LISTENER: &str = "http";
+/// Yardmaster's listener whose route mirrors every call to two more clusters.
+pub(super) const MIRROR_LISTENER: &str = "mirror";
+/// Yardmaster's listener whose route fans every call out to four endpoints.
+pub(super) const FANOUT_LISTENER: &str = "fanout";
+/// Yardmaster's TCP bridge (length-prefixed frames) to the echo bridge upstream.
+pub(super) const BRIDGE: &str = "frames";
+/// Every listener and bridge name Yardmaster reports a `listening` log line for.
+pub(super) const YARDMASTER_LISTENERS: [&str; 5] = [
+    GRPC_LISTENER,
+    HTTP_LISTENER,
+    MIRROR_LISTENER,
+    FANOUT_LISTENER,
+    BRIDGE,
+];
+/// `max_clients` of the bridge: above the `bridge-idle` default of 10,000 clients.
+const BRIDGE_MAX_CLIENTS: usize = 100_000;
 
 /// Yardmaster: listeners on port 0 (the bench reads the bound ports from the log), a
-/// gRPC route matched by service like a real gateway's, JSON logs, no access log.
+/// gRPC route matched by service like a real gateway's, JSON logs, no access log. The
+/// `mirror` and `fanout` listeners carry the same route with a `mirror` (primary `echo`,
+/// copies to `mirror-a` and `mirror-b`, queues large enough that no copy is dropped at the
+/// bench's concurrency) or `fanout` action (four endpoints, first reply wins); the bridge
+/// takes length-prefixed frames to the echo bridge upstream.
 pub(super) fn yardmaster(upstreams: &Upstreams) -> String {
+    let extra = |index: usize| {
+        upstreams
+            .grpc_extra
+            .get(index)
+            .map_or_else(String::new, ToString::to_string)
+    };
+    let fanout_endpoints = upstreams
+        .grpc_extra
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "\
 log:
@@ -36,11 +68,51 @@ listeners:
       - name: web
         forward:
           cluster: web
+  - name: {MIRROR_LISTENER}
+    listen: 127.0.0.1:0
+    routes:
+      - name: echo-mirrored
+        match:
+          service: yardmaster.demo.v1.Echo
+        mirror:
+          targets:
+            - cluster: echo
+            - cluster: mirror-a
+              queue_size: 1024
+            - cluster: mirror-b
+              queue_size: 1024
+  - name: {FANOUT_LISTENER}
+    listen: 127.0.0.1:0
+    routes:
+      - name: echo-fanout
+        match:
+          service: yardmaster.demo.v1.Echo
+        fanout:
+          cluster: echo-four
+          replies: first
+bridges:
+  - name: {BRIDGE}
+    listen: 127.0.0.1:0
+    cluster: bridge-echo
+    framing: length_prefixed
+    max_clients: {BRIDGE_MAX_CLIENTS}
 clusters:
   - name: echo
     protocol: grpc
     endpoints:
       - {grpc}
+  - name: mirror-a
+    protocol: grpc
+    endpoints: [{mirror_a}]
+  - name: mirror-b
+    protocol: grpc
+    endpoints: [{mirror_b}]
+  - name: echo-four
+    protocol: grpc
+    endpoints: [{fanout_endpoints}]
+  - name: bridge-echo
+    protocol: grpc
+    endpoints: [{bridge}]
   - name: web
     protocol: http1
     endpoints:
@@ -48,6 +120,9 @@ clusters:
 ",
         grpc = upstreams.grpc,
         http = upstreams.http,
+        mirror_a = extra(0),
+        mirror_b = extra(1),
+        bridge = upstreams.bridge,
     )
 }
 
@@ -127,10 +202,13 @@ http {{
 
 /// HAProxy: HTTP/2 on both sides of the gRPC frontend (`proto h2`), connection reuse for
 /// HTTP/1.1, generous timeouts so no idle connection is closed mid-run.
+/// The `tcp` frontend (`mode tcp`) forwards bytes to the plain TCP echo server, the peer
+/// of the `bridge-frames` scenario.
 pub(super) fn haproxy(
     upstreams: &Upstreams,
     grpc: SocketAddr,
     http: SocketAddr,
+    tcp: SocketAddr,
     threads: usize,
 ) -> String {
     format!(
@@ -162,9 +240,19 @@ frontend http_in
 backend web
     http-reuse always
     server web {upstream_http}
+
+frontend tcp_in
+    mode tcp
+    bind {tcp}
+    default_backend tcp_echo
+
+backend tcp_echo
+    mode tcp
+    server tcp_echo {upstream_tcp}
 ",
         upstream_grpc = upstreams.grpc,
         upstream_http = upstreams.http,
+        upstream_tcp = upstreams.tcp_echo,
     )
 }
 
@@ -194,7 +282,15 @@ mod tests {
             .iter()
             .map(|l| (l.name.as_str(), l.listen.port()))
             .collect();
-        assert_eq!(listeners, vec![(GRPC_LISTENER, 0), (HTTP_LISTENER, 0)]);
+        assert_eq!(
+            listeners,
+            vec![
+                (GRPC_LISTENER, 0),
+                (HTTP_LISTENER, 0),
+                (MIRROR_LISTENER, 0),
+                (FANOUT_LISTENER, 0),
+            ]
+        );
         let clusters: Vec<(&str, Protocol, Vec<String>)> = config
             .clusters
             .iter()
@@ -203,13 +299,34 @@ mod tests {
                 (c.name.as_str(), c.protocol, endpoints)
             })
             .collect();
+        let four = (7011..=7014).map(|p| format!("127.0.0.1:{p}")).collect();
         assert_eq!(
             clusters,
             vec![
                 ("echo", Protocol::Grpc, vec!["127.0.0.1:7001".to_owned()]),
+                (
+                    "mirror-a",
+                    Protocol::Grpc,
+                    vec!["127.0.0.1:7011".to_owned()]
+                ),
+                (
+                    "mirror-b",
+                    Protocol::Grpc,
+                    vec!["127.0.0.1:7012".to_owned()]
+                ),
+                ("echo-four", Protocol::Grpc, four),
+                (
+                    "bridge-echo",
+                    Protocol::Grpc,
+                    vec!["127.0.0.1:7021".to_owned()]
+                ),
                 ("web", Protocol::Http1, vec!["127.0.0.1:7002".to_owned()]),
             ]
         );
+        let bridge = &config.bridges[0];
+        assert_eq!(bridge.name, BRIDGE);
+        assert_eq!(bridge.cluster, "bridge-echo");
+        assert_eq!(bridge.max_clients, BRIDGE_MAX_CLIENTS);
         let grpc_route = &config.listeners[0].routes[0];
         assert_eq!(
             grpc_route.matcher.service.as_deref(),
@@ -269,9 +386,12 @@ mod tests {
             &upstreams(),
             "127.0.0.1:8001".parse().unwrap(),
             "127.0.0.1:8002".parse().unwrap(),
+            "127.0.0.1:8003".parse().unwrap(),
             2,
         );
         for line in [
+            "mode tcp\n    bind 127.0.0.1:8003\n",
+            "server tcp_echo 127.0.0.1:7022\n",
             "nbthread 2",
             "maxconn 4096",
             "bind 127.0.0.1:8001 proto h2",

@@ -107,6 +107,8 @@ pub(crate) struct RequestPump {
     tx: SendStream<Bytes>,
     /// A chunk waiting for send capacity, and whether it ends the body.
     waiting: Option<(Bytes, bool)>,
+    /// Whether a data chunk went out already: the first one does not wait for capacity.
+    sent_data: bool,
 }
 
 impl fmt::Debug for RequestPump {
@@ -121,6 +123,7 @@ impl RequestPump {
             body,
             tx,
             waiting: None,
+            sent_data: false,
         }
     }
 
@@ -173,9 +176,13 @@ impl RequestPump {
                         let end_of_stream = self.body.is_end_stream();
                         // An empty chunk needs no capacity, and neither does waiting help
                         // for the last one: it is in memory already and nothing follows
-                        // it, so h2 may as well buffer it until the window opens. This
-                        // sends a unary request's only message at once.
-                        if chunk.is_empty() || end_of_stream {
+                        // it, so h2 may as well buffer it until the window opens. The
+                        // first one does not wait either (h2 then holds at most that one
+                        // chunk beyond the window): waiting would mean a round trip through
+                        // the connection task, which writes the request's HEADERS alone in
+                        // the meantime. So a unary request leaves in one write.
+                        if chunk.is_empty() || end_of_stream || !self.sent_data {
+                            self.sent_data = true;
                             self.tx.send_data(chunk, end_of_stream)?;
                             if end_of_stream {
                                 return Poll::Ready(Ok(()));

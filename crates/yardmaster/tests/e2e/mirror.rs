@@ -173,15 +173,9 @@ fn acceptance_yaml(
     server2: SocketAddr,
     extra: &str,
 ) -> String {
-    format!(
-        r#"
-admin:
-  listen: 127.0.0.1:0
-listeners:
-  - name: public
-    listen: 127.0.0.1:0
-    routes:
-      - name: typed
+    mirror_yaml(
+        &format!(
+            r#"
         match: {{ service: yardmaster.demo.v1.Echo }}
         mirror:
           message_type: {{ field: 9 }}
@@ -190,13 +184,52 @@ listeners:
             - {{ cluster: server1, include: [1, 2], responder_for: [2] }}
             - {{ cluster: mirror1, include: [1, 2, 3] {extra} }}
             - {{ cluster: mirror2, include: [1] }}
-            - {{ cluster: server2, include: [2, 3], responder_for: [3] }}
+            - {{ cluster: server2, include: [2, 3], responder_for: [3] }}"#
+        ),
+        &[
+            ("server1", server1),
+            ("mirror1", mirror1),
+            ("mirror2", mirror2),
+            ("server2", server2),
+        ],
+    )
+}
+
+/// A gateway with an admin listener and one route named `typed` (`route`: its keys after
+/// the name, indented 8 spaces) on listener `public`, and a cluster of one endpoint per
+/// `(name, address)`.
+fn mirror_yaml(route: &str, clusters: &[(&str, SocketAddr)]) -> String {
+    let clusters: String = clusters
+        .iter()
+        .map(|(name, addr)| format!("  - {{ name: {name}, endpoints: [{addr}] }}\n"))
+        .collect();
+    format!(
+        r#"
+admin:
+  listen: 127.0.0.1:0
+listeners:
+  - name: public
+    listen: 127.0.0.1:0
+    routes:
+      - name: typed{route}
 clusters:
-  - {{ name: server1, endpoints: [{server1}] }}
-  - {{ name: mirror1, endpoints: [{mirror1}] }}
-  - {{ name: mirror2, endpoints: [{mirror2}] }}
-  - {{ name: server2, endpoints: [{server2}] }}
-"#
+{clusters}"#
+    )
+}
+
+/// A mirror route without `message_type` to two clusters of one endpoint each: the first
+/// answers, the second gets copies.
+fn untyped_yaml(responder: (&str, SocketAddr), copy: (&str, SocketAddr)) -> String {
+    mirror_yaml(
+        &format!(
+            r#"
+        mirror:
+          targets:
+            - {{ cluster: {} }}
+            - {{ cluster: {} }}"#,
+            responder.0, copy.0
+        ),
+        &[responder, copy],
     )
 }
 
@@ -580,26 +613,7 @@ async fn oversized_message_midstream_ends_the_call_with_resource_exhausted() {
 async fn bidi_call_streams_the_responders_replies_while_copies_go_elsewhere() {
     let echo = TestUpstream::echo("echo").await;
     let shadow = RecordingUpstream::start("shadow", false).await;
-    let yaml = format!(
-        r#"
-admin:
-  listen: 127.0.0.1:0
-listeners:
-  - name: public
-    listen: 127.0.0.1:0
-    routes:
-      - name: typed
-        mirror:
-          targets:
-            - {{ cluster: echo }}
-            - {{ cluster: shadow }}
-clusters:
-  - {{ name: echo, endpoints: [{}] }}
-  - {{ name: shadow, endpoints: [{}] }}
-"#,
-        echo.addr(),
-        shadow.addr
-    );
+    let yaml = untyped_yaml(("echo", echo.addr()), ("shadow", shadow.addr));
     let gateway = TestGateway::start(&yaml).await;
     let messages = ["a", "b", "c"].map(|message| EchoRequest {
         message: message.into(),
@@ -658,5 +672,40 @@ async fn copy_to_a_hung_mirror_is_cut_at_the_clients_deadline() {
         metric(&gateway, &timeout).await == 1
     })
     .await;
+    gateway.shutdown().await;
+}
+
+/// A mirrored request's message is handed to each upstream stream as one chunk, far larger
+/// than HTTP/2's initial 64 KiB window: it must still reach the responder and the copy
+/// whole (the first chunk is sent before any window is granted, the rest as it opens).
+#[tokio::test]
+async fn message_larger_than_the_flow_control_window_reaches_responder_and_copy_whole() {
+    let primary = TestUpstream::echo("primary").await;
+    let copy = TestUpstream::echo("copy").await;
+    let yaml = untyped_yaml(("primary", primary.addr()), ("copy", copy.addr()));
+    let gateway = TestGateway::start(&yaml).await;
+    let payload: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+
+    let mut client = gateway.echo_client().await;
+    let call = client.unary(EchoRequest {
+        payload: payload.clone().into(),
+        ..Default::default()
+    });
+    let reply = tokio::time::timeout(HANG_LIMIT, call)
+        .await
+        .expect("a large mirrored call must not stall")
+        .expect("large mirrored call")
+        .into_inner();
+
+    assert_eq!(reply.served_by, "primary");
+    assert_eq!(reply.payload.len(), payload.len());
+    assert!(reply.payload == payload, "the echoed payload differs");
+    let ok = copies("copy", "ok");
+    eventually_async("the copy completed", || async {
+        metric(&gateway, &ok).await == 1
+    })
+    .await;
+    assert_eq!(copy.stats().calls(), 1);
+    assert_eq!(primary.stats().calls(), 1);
     gateway.shutdown().await;
 }
