@@ -163,6 +163,40 @@ impl Echo for Recorder {
     }
 }
 
+/// The acceptance scenario's four recording upstreams and a gateway routing to them.
+struct Acceptance {
+    server1: RecordingUpstream,
+    mirror1: RecordingUpstream,
+    mirror2: RecordingUpstream,
+    server2: RecordingUpstream,
+    gateway: TestGateway,
+}
+
+impl Acceptance {
+    /// `mirror1_stuck`: Mirror1 never answers; `extra`: further keys of Mirror1's target.
+    async fn start(mirror1_stuck: bool, extra: &str) -> Acceptance {
+        let server1 = RecordingUpstream::start("server1", false).await;
+        let mirror1 = RecordingUpstream::start("mirror1", mirror1_stuck).await;
+        let mirror2 = RecordingUpstream::start("mirror2", false).await;
+        let server2 = RecordingUpstream::start("server2", false).await;
+        let yaml = acceptance_yaml(
+            server1.addr,
+            mirror1.addr,
+            mirror2.addr,
+            server2.addr,
+            extra,
+        );
+        let gateway = TestGateway::start(&yaml).await;
+        Acceptance {
+            server1,
+            mirror1,
+            mirror2,
+            server2,
+            gateway,
+        }
+    }
+}
+
 /// The acceptance scenario: Server1 takes {1, 2} and answers 2; Mirror1 takes {1, 2, 3};
 /// Mirror2 takes {1}; Server2 takes {2, 3} and answers 3. Type 1 has no responder, so the
 /// default responder (the first target, Server1) answers it. `extra` is added to Mirror1.
@@ -281,12 +315,13 @@ async fn dead_addr() -> SocketAddr {
 
 #[tokio::test]
 async fn acceptance_each_target_receives_exactly_its_types_and_responders_answer() {
-    let server1 = RecordingUpstream::start("server1", false).await;
-    let mirror1 = RecordingUpstream::start("mirror1", false).await;
-    let mirror2 = RecordingUpstream::start("mirror2", false).await;
-    let server2 = RecordingUpstream::start("server2", false).await;
-    let yaml = acceptance_yaml(server1.addr, mirror1.addr, mirror2.addr, server2.addr, "");
-    let gateway = TestGateway::start(&yaml).await;
+    let Acceptance {
+        server1,
+        mirror1,
+        mirror2,
+        server2,
+        gateway,
+    } = Acceptance::start(false, "").await;
 
     assert_eq!(
         call_types_1_2_3(&gateway).await,
@@ -354,18 +389,14 @@ async fn responders_answer_while_a_mirror_is_down_and_its_failures_are_counted()
 /// are dropped and counted, and the client never waits for any of it.
 #[tokio::test]
 async fn responders_answer_while_a_mirror_hangs_and_copies_beyond_its_queue_are_dropped() {
-    let server1 = RecordingUpstream::start("server1", false).await;
-    let mirror1 = RecordingUpstream::start("mirror1", true).await;
-    let mirror2 = RecordingUpstream::start("mirror2", false).await;
-    let server2 = RecordingUpstream::start("server2", false).await;
-    let yaml = acceptance_yaml(
-        server1.addr,
-        mirror1.addr,
-        mirror2.addr,
-        server2.addr,
-        ", queue_size: 1",
-    );
-    let gateway = TestGateway::start(&yaml).await;
+    // The upstreams this test does not look at serve until it ends.
+    let Acceptance {
+        server1: _server1,
+        mirror1,
+        mirror2: _mirror2,
+        server2: _server2,
+        gateway,
+    } = Acceptance::start(true, ", queue_size: 1").await;
 
     assert_eq!(
         call_types_1_2_3(&gateway).await,
@@ -379,12 +410,13 @@ async fn responders_answer_while_a_mirror_hangs_and_copies_beyond_its_queue_are_
 
 #[tokio::test]
 async fn type_that_no_target_takes_is_refused_with_a_clear_status() {
-    let server1 = RecordingUpstream::start("server1", false).await;
-    let mirror1 = RecordingUpstream::start("mirror1", false).await;
-    let mirror2 = RecordingUpstream::start("mirror2", false).await;
-    let server2 = RecordingUpstream::start("server2", false).await;
-    let yaml = acceptance_yaml(server1.addr, mirror1.addr, mirror2.addr, server2.addr, "");
-    let gateway = TestGateway::start(&yaml).await;
+    let Acceptance {
+        server1,
+        mirror1,
+        mirror2,
+        server2,
+        gateway,
+    } = Acceptance::start(false, "").await;
 
     let mut client = gateway.echo_client().await;
     let status = tokio::time::timeout(HANG_LIMIT, client.unary(typed(4)))
@@ -437,12 +469,13 @@ async fn oversized_request_message_is_refused_with_resource_exhausted() {
 /// passes, in order, and the first message's type (2) picks the responder (Server1).
 #[tokio::test]
 async fn client_stream_is_filtered_per_message_and_first_type_picks_responder() {
-    let server1 = RecordingUpstream::start("server1", false).await;
-    let mirror1 = RecordingUpstream::start("mirror1", false).await;
-    let mirror2 = RecordingUpstream::start("mirror2", false).await;
-    let server2 = RecordingUpstream::start("server2", false).await;
-    let yaml = acceptance_yaml(server1.addr, mirror1.addr, mirror2.addr, server2.addr, "");
-    let gateway = TestGateway::start(&yaml).await;
+    let Acceptance {
+        server1,
+        mirror1,
+        mirror2,
+        server2,
+        gateway,
+    } = Acceptance::start(false, "").await;
 
     let messages = [2, 1, 3, 2].map(|kind| EchoRequest {
         kind,
@@ -651,12 +684,14 @@ async fn bidi_call_streams_the_responders_replies_while_copies_go_elsewhere() {
 /// Server1) has 300 ms, and the copy is cut and counted as a timeout.
 #[tokio::test]
 async fn copy_to_a_hung_mirror_is_cut_at_the_clients_deadline() {
-    let server1 = RecordingUpstream::start("server1", false).await;
-    let mirror1 = RecordingUpstream::start("mirror1", true).await;
-    let mirror2 = RecordingUpstream::start("mirror2", false).await;
-    let server2 = RecordingUpstream::start("server2", false).await;
-    let yaml = acceptance_yaml(server1.addr, mirror1.addr, mirror2.addr, server2.addr, "");
-    let gateway = TestGateway::start(&yaml).await;
+    // The upstreams this test does not look at serve until it ends.
+    let Acceptance {
+        server1: _server1,
+        mirror1,
+        mirror2: _mirror2,
+        server2: _server2,
+        gateway,
+    } = Acceptance::start(true, "").await;
 
     let mut request = typed(1);
     request.set_timeout(Duration::from_millis(300));
