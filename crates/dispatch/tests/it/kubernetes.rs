@@ -15,11 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_stream::StreamExt;
-use yardmaster_dispatch::{
-    CancelReason, ChannelOptions, Dispatcher, KubernetesTarget, Outcome, Target,
-};
+use yardmaster_dispatch::{ChannelOptions, Dispatcher, KubernetesTarget, Target};
 
-use crate::{stream_until_cancelled, upstream, HANG_LIMIT};
+use crate::{assert_left, stream_until_cancelled, upstream, HANG_LIMIT};
 
 const SLICES_PATH: &str = "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices";
 const SELECTOR: &str = "labelSelector=kubernetes.io%2Fservice-name%3Dusers";
@@ -145,21 +143,7 @@ async fn endpoint_slices_are_listed_then_watched() {
     events
         .send(json!({"type": "DELETED", "object": gone_a}))
         .unwrap();
-    let event = tokio::time::timeout(HANG_LIMIT, subscription.next_event())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(event.endpoint, a.addr);
-    assert!(
-        matches!(
-            event.outcome,
-            Outcome::Cancelled(CancelReason::EndpointLeft)
-        ),
-        "{event:?}"
-    );
-    tokio::time::timeout(HANG_LIMIT, a.stats.wait_cancelled(1))
-        .await
-        .expect("a's stream is reset");
+    assert_left(&mut subscription, &a).await;
     assert_eq!(dispatcher.endpoints(), [b.addr]);
     assert_eq!(b.stats.cancelled(), 0);
 }

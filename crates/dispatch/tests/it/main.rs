@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use yardmaster_demo::pb::echo_client::EchoClient;
 use yardmaster_demo::pb::EchoRequest;
 use yardmaster_demo::{EchoService, EchoStats};
-use yardmaster_dispatch::{CancelReason, ChannelOptions, DispatchError, Dispatcher, Outcome};
+use yardmaster_dispatch::{
+    CancelReason, ChannelOptions, DispatchError, Dispatcher, Outcome, Subscription,
+};
 
 /// Guards against a hang only; tests wait for events, never for time.
 pub(crate) const HANG_LIMIT: Duration = Duration::from_secs(10);
@@ -240,6 +242,29 @@ async fn fanout_cancels_the_closure_of_an_endpoint_that_leaves() {
 /// A subscription runs the closure for endpoints that appear later, cancels the closure
 /// of one that leaves with [`CancelReason::EndpointLeft`], and cancels everything when
 /// dropped.
+/// The subscription's next event is `left`'s closure, cancelled because the endpoint left,
+/// and `left`'s stream is reset.
+pub(crate) async fn assert_left<E: std::fmt::Debug>(
+    subscription: &mut Subscription<E>,
+    left: &Upstream,
+) {
+    let event = tokio::time::timeout(HANG_LIMIT, subscription.next_event())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.endpoint, left.addr);
+    assert!(
+        matches!(
+            event.outcome,
+            Outcome::Cancelled(CancelReason::EndpointLeft)
+        ),
+        "{event:?}"
+    );
+    tokio::time::timeout(HANG_LIMIT, left.stats.wait_cancelled(1))
+        .await
+        .expect("the stream of the endpoint that left is reset");
+}
+
 #[tokio::test]
 async fn subscription_follows_endpoints_and_stops_when_dropped() {
     let (a, b) = (upstream("a").await, upstream("b").await);
@@ -259,21 +284,7 @@ async fn subscription_follows_endpoints_and_stops_when_dropped() {
     assert_eq!(joined, Some(b.addr));
 
     endpoints.send_replace(vec![b.addr]);
-    let event = tokio::time::timeout(HANG_LIMIT, subscription.next_event())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(event.endpoint, a.addr);
-    assert!(
-        matches!(
-            event.outcome,
-            Outcome::Cancelled(CancelReason::EndpointLeft)
-        ),
-        "{event:?}"
-    );
-    tokio::time::timeout(HANG_LIMIT, a.stats.wait_cancelled(1))
-        .await
-        .expect("a's stream is reset");
+    assert_left(&mut subscription, &a).await;
 
     subscription.unsubscribe();
     tokio::time::timeout(HANG_LIMIT, b.stats.wait_cancelled(1))

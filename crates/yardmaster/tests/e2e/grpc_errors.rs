@@ -210,6 +210,30 @@ struct ScriptedUpstream {
     _connections: JoinSet<()>,
 }
 
+/// Reads a `ServerStream` call through the gateway to an upstream that sends one message
+/// and then ends as `ending`: the first read, and the read after the upstream went on.
+async fn one_reply_then(
+    ending: Ending,
+) -> (
+    Result<Option<EchoReply>, Status>,
+    Result<Option<EchoReply>, Status>,
+) {
+    let upstream = ScriptedUpstream::start(ending).await;
+    let gateway = TestGateway::start(&one_route_to(&[upstream.addr])).await;
+    let mut replies = gateway
+        .echo_client()
+        .await
+        .server_stream(request("hi"))
+        .await
+        .expect("response head passed through")
+        .into_inner();
+
+    let first = timeout(HANG_LIMIT, replies.message()).await.unwrap();
+    upstream.proceed();
+    let end = timeout(HANG_LIMIT, replies.message()).await.unwrap();
+    (first, end)
+}
+
 /// The one message a [`ScriptedUpstream`] sends.
 fn first_reply() -> EchoReply {
     EchoReply {
@@ -320,19 +344,7 @@ async fn upstream_reset_before_response_maps_to_grpc_code() {
 #[tokio::test]
 async fn upstream_reset_mid_response_maps_to_grpc_code_after_delivered_message() {
     for (reason, code) in RESETS {
-        let upstream = ScriptedUpstream::start(Ending::ResetAfterOneMessage(reason)).await;
-        let gateway = TestGateway::start(&one_route_to(&[upstream.addr])).await;
-        let mut replies = gateway
-            .echo_client()
-            .await
-            .server_stream(request("hi"))
-            .await
-            .expect("response head passed through")
-            .into_inner();
-
-        let first = timeout(HANG_LIMIT, replies.message()).await.unwrap();
-        upstream.proceed();
-        let end = timeout(HANG_LIMIT, replies.message()).await.unwrap();
+        let (first, end) = one_reply_then(Ending::ResetAfterOneMessage(reason)).await;
 
         assert_eq!(first.unwrap(), Some(first_reply()));
         let message = format!("upstream reset the stream: {reason}");
@@ -342,19 +354,7 @@ async fn upstream_reset_mid_response_maps_to_grpc_code_after_delivered_message()
 
 #[tokio::test]
 async fn upstream_connection_closed_mid_response_gives_unavailable() {
-    let upstream = ScriptedUpstream::start(Ending::CloseAfterOneMessage).await;
-    let gateway = TestGateway::start(&one_route_to(&[upstream.addr])).await;
-    let mut replies = gateway
-        .echo_client()
-        .await
-        .server_stream(request("hi"))
-        .await
-        .expect("response head passed through")
-        .into_inner();
-
-    let first = timeout(HANG_LIMIT, replies.message()).await.unwrap();
-    upstream.proceed();
-    let end = timeout(HANG_LIMIT, replies.message()).await.unwrap();
+    let (first, end) = one_reply_then(Ending::CloseAfterOneMessage).await;
 
     assert_eq!(first.unwrap(), Some(first_reply()));
     assert_status(&end.unwrap_err(), Code::Unavailable, CONNECTION_LOST);

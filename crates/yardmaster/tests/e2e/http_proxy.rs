@@ -28,9 +28,14 @@ type ChannelBody = StreamBody<ReceiverStream<Result<Frame<Bytes>, Infallible>>>;
 
 /// One listener in front of an http1 cluster (`/h1/...`) and an http2 cluster (`/h2/...`),
 /// the prefix stripped on the way; `/api/` also rewrites the host; `/blocked` is denied
-/// with 451; nothing else matches.
-async fn gateway_to(h1: &HttpUpstream, h2: &HttpUpstream) -> TestGateway {
-    TestGateway::start(&format!(
+/// with 451; nothing else matches. The upstreams, `one` (HTTP/1.1) and `two` (HTTP/2),
+/// serve while they are held.
+async fn web_gateway() -> (TestGateway, [HttpUpstream; 2]) {
+    let (one, two) = (
+        HttpUpstream::start("one").await,
+        HttpUpstream::start("two").await,
+    );
+    let gateway = TestGateway::start(&format!(
         r#"
 listeners:
   - name: web
@@ -58,10 +63,11 @@ clusters:
     protocol: http2
     endpoints: [{}]
 "#,
-        h1.addr(),
-        h2.addr()
+        one.addr(),
+        two.addr()
     ))
-    .await
+    .await;
+    (gateway, [one, two])
 }
 
 fn get(path: &str) -> Request<Full<Bytes>> {
@@ -99,11 +105,7 @@ fn seen(description: &Value, name: &str) -> Vec<String> {
 /// the stripped path, and the forwarding headers with exact values.
 #[tokio::test]
 async fn http1_and_h2_clients_reach_http1_and_http2_clusters() {
-    let (one, two) = (
-        HttpUpstream::start("one").await,
-        HttpUpstream::start("two").await,
-    );
-    let gateway = gateway_to(&one, &two).await;
+    let (gateway, _upstreams) = web_gateway().await;
     let host = gateway.addr().to_string();
     let cases = [
         (
@@ -165,11 +167,7 @@ async fn http1_and_h2_clients_reach_http1_and_http2_clusters() {
 
 #[tokio::test]
 async fn forwarding_headers_append_to_those_of_earlier_proxies() {
-    let (one, two) = (
-        HttpUpstream::start("one").await,
-        HttpUpstream::start("two").await,
-    );
-    let gateway = gateway_to(&one, &two).await;
+    let (gateway, _upstreams) = web_gateway().await;
     let req = Request::get("/h1/")
         .header("host", "shop.example.com")
         .header("x-forwarded-for", "203.0.113.7, 198.51.100.2")
@@ -199,11 +197,7 @@ async fn forwarding_headers_append_to_those_of_earlier_proxies() {
 
 #[tokio::test]
 async fn path_prefix_and_host_are_rewritten() {
-    let (one, two) = (
-        HttpUpstream::start("one").await,
-        HttpUpstream::start("two").await,
-    );
-    let gateway = gateway_to(&one, &two).await;
+    let (gateway, _upstreams) = web_gateway().await;
     let req = Request::get("/api/users/7?full=1")
         .header("host", "shop.example.com")
         .body(Full::new(Bytes::new()))
@@ -221,11 +215,7 @@ async fn path_prefix_and_host_are_rewritten() {
 
 #[tokio::test]
 async fn hop_by_hop_headers_are_dropped() {
-    let (one, two) = (
-        HttpUpstream::start("one").await,
-        HttpUpstream::start("two").await,
-    );
-    let gateway = gateway_to(&one, &two).await;
+    let (gateway, _upstreams) = web_gateway().await;
     // HTTP/1.1 clients only: HTTP/2 forbids connection-specific headers outright.
     for path in ["/h1/", "/h2/"] {
         let req = Request::get(path)
@@ -259,11 +249,7 @@ async fn hop_by_hop_headers_are_dropped() {
 
 #[tokio::test]
 async fn unmatched_request_gets_404_and_denied_request_gets_configured_status() {
-    let (one, two) = (
-        HttpUpstream::start("one").await,
-        HttpUpstream::start("two").await,
-    );
-    let gateway = gateway_to(&one, &two).await;
+    let (gateway, _upstreams) = web_gateway().await;
     for client in [Version::HTTP_11, Version::HTTP_2] {
         let missing = send(client, gateway.addr(), get("/nowhere")).await;
         assert_eq!(
@@ -391,11 +377,7 @@ async fn read_exactly(body: &mut Incoming, want: usize) -> Vec<u8> {
 /// gateway that buffered either body would deadlock here.
 #[tokio::test]
 async fn bodies_stream_both_ways_chunk_by_chunk() {
-    let (one, two) = (
-        HttpUpstream::start("one").await,
-        HttpUpstream::start("two").await,
-    );
-    let gateway = gateway_to(&one, &two).await;
+    let (gateway, _upstreams) = web_gateway().await;
     let cases = [
         (Version::HTTP_11, "/h1/echo"),
         (Version::HTTP_11, "/h2/echo"),
@@ -436,11 +418,7 @@ async fn bodies_stream_both_ways_chunk_by_chunk() {
 
 #[tokio::test]
 async fn upload_of_8_mib_is_echoed_intact() {
-    let (one, two) = (
-        HttpUpstream::start("one").await,
-        HttpUpstream::start("two").await,
-    );
-    let gateway = gateway_to(&one, &two).await;
+    let (gateway, _upstreams) = web_gateway().await;
     let payload: Bytes = (0..8 * MIB)
         .map(|i| (i % 251) as u8)
         .collect::<Vec<u8>>()

@@ -65,6 +65,38 @@ impl TestCert {
     }
 }
 
+/// A fresh certificate, the gRPC and HTTP upstreams, and a gateway serving TLS with them
+/// per [`config`]; the upstreams serve while it is held.
+struct TlsGateway {
+    cert: TestCert,
+    echo: TestUpstream,
+    _web: HttpUpstream,
+    gateway: TestGateway,
+}
+
+impl TlsGateway {
+    async fn start() -> TlsGateway {
+        let cert = TestCert::generate();
+        let (echo, web) = (
+            TestUpstream::echo("echo").await,
+            HttpUpstream::start("web").await,
+        );
+        let gateway = TestGateway::start(&config(
+            &cert.cert_file,
+            &cert.key_file,
+            echo.addr(),
+            web.addr(),
+        ))
+        .await;
+        TlsGateway {
+            cert,
+            echo,
+            _web: web,
+            gateway,
+        }
+    }
+}
+
 /// Listener `secure` with TLS from `cert_file`/`key_file`: `/web/` goes to an HTTP/1
 /// cluster, everything else to the echo cluster.
 fn config(cert_file: &Path, key_file: &Path, echo: SocketAddr, web: SocketAddr) -> String {
@@ -125,18 +157,12 @@ async fn tls_echo_client(
 
 #[tokio::test]
 async fn grpc_call_over_tls_negotiates_h2() {
-    let cert = TestCert::generate();
-    let (echo, web) = (
-        TestUpstream::echo("echo").await,
-        HttpUpstream::start("web").await,
-    );
-    let gateway = TestGateway::start(&config(
-        &cert.cert_file,
-        &cert.key_file,
-        echo.addr(),
-        web.addr(),
-    ))
-    .await;
+    let TlsGateway {
+        cert,
+        echo,
+        _web,
+        gateway,
+    } = TlsGateway::start().await;
 
     let (mut client, negotiated) = tls_echo_client(cert.connector(&[b"h2"]), gateway.addr()).await;
     let reply = timeout(
@@ -161,18 +187,12 @@ async fn grpc_call_over_tls_negotiates_h2() {
 
 #[tokio::test]
 async fn http1_client_over_tls_negotiates_http1_and_is_forwarded_as_https() {
-    let cert = TestCert::generate();
-    let (echo, web) = (
-        TestUpstream::echo("echo").await,
-        HttpUpstream::start("web").await,
-    );
-    let gateway = TestGateway::start(&config(
-        &cert.cert_file,
-        &cert.key_file,
-        echo.addr(),
-        web.addr(),
-    ))
-    .await;
+    let TlsGateway {
+        cert,
+        echo: _echo,
+        _web,
+        gateway,
+    } = TlsGateway::start().await;
 
     let tls = tls_connect(&cert.connector(&[b"http/1.1"]), gateway.addr()).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
@@ -202,18 +222,12 @@ async fn http1_client_over_tls_negotiates_http1_and_is_forwarded_as_https() {
 /// HTTP response, and the listener keeps serving TLS clients.
 #[tokio::test]
 async fn plaintext_client_on_tls_port_is_closed_and_listener_keeps_serving() {
-    let cert = TestCert::generate();
-    let (echo, web) = (
-        TestUpstream::echo("echo").await,
-        HttpUpstream::start("web").await,
-    );
-    let gateway = TestGateway::start(&config(
-        &cert.cert_file,
-        &cert.key_file,
-        echo.addr(),
-        web.addr(),
-    ))
-    .await;
+    let TlsGateway {
+        cert,
+        echo: _echo,
+        _web,
+        gateway,
+    } = TlsGateway::start().await;
 
     let mut plain = TcpStream::connect(gateway.addr()).await.unwrap();
     plain

@@ -3,8 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use tonic::Code;
-use yardmaster_demo::pb::EchoRequest;
+use tonic::transport::Channel;
+use tonic::{Code, Streaming};
+use yardmaster_demo::pb::echo_client::EchoClient;
+use yardmaster_demo::pb::{EchoReply, EchoRequest};
 use yardmaster_test_support::{FreezableRelay, TestUpstream, HANG_LIMIT};
 
 use crate::balancing::{addresses, gateway_with, served_by};
@@ -17,31 +19,11 @@ async fn opens_another_connection_at_the_stream_limit_and_closes_idle_ones() {
     let settings = "    connection: { max_streams_per_connection: 2, idle_timeout: 300ms }\n";
     let gateway = gateway_with(&addresses(&[&upstream]), settings).await;
     let client = gateway.echo_client().await;
-    let long = EchoRequest {
-        count: 1,
-        delay_ms: 500,
-        ..Default::default()
-    };
-    let mut streams = Vec::new();
-    for _ in 0..5 {
-        let stream = tokio::time::timeout(HANG_LIMIT, client.clone().server_stream(long.clone()))
-            .await
-            .expect("stream head in time")
-            .expect("stream starts")
-            .into_inner();
-        streams.push(stream);
-    }
+    let streams = open_slow_streams(&client, 5).await;
     let status = gateway.cluster_status("upstream").await;
     assert_eq!(status["endpoints"][0]["connections"], 3, "{status:#}");
     assert_eq!(status["endpoints"][0]["in_flight"], 5);
-    for mut stream in streams {
-        while tokio::time::timeout(HANG_LIMIT, stream.message())
-            .await
-            .expect("message in time")
-            .expect("stream succeeds")
-            .is_some()
-        {}
-    }
+    read_to_the_end(streams).await;
     yardmaster_test_support::eventually_async("idle connections close", || {
         let gateway = &gateway;
         async move { gateway.cluster_status("upstream").await["endpoints"][0]["connections"] == 0 }
@@ -80,33 +62,13 @@ async fn upstream_stream_limit_opens_another_connection() {
     });
     let gateway = gateway_with(&[addr.to_string()], "").await;
     let client = gateway.echo_client().await;
-    let long = EchoRequest {
-        count: 1,
-        delay_ms: 500,
-        ..Default::default()
-    };
     // One call first, so the connection has the upstream's SETTINGS before the rest.
     assert_eq!(served_by(&mut client.clone()).await, "a");
-    let mut streams = Vec::new();
-    for _ in 0..4 {
-        let stream = tokio::time::timeout(HANG_LIMIT, client.clone().server_stream(long.clone()))
-            .await
-            .expect("stream head in time")
-            .expect("stream starts")
-            .into_inner();
-        streams.push(stream);
-    }
+    let streams = open_slow_streams(&client, 4).await;
     let status = gateway.cluster_status("upstream").await;
     assert_eq!(status["endpoints"][0]["connections"], 2, "{status:#}");
     assert_eq!(status["endpoints"][0]["in_flight"], 4);
-    for mut stream in streams {
-        while tokio::time::timeout(HANG_LIMIT, stream.message())
-            .await
-            .expect("message in time")
-            .expect("stream succeeds")
-            .is_some()
-        {}
-    }
+    read_to_the_end(streams).await;
     assert_eq!(stats.calls(), 5);
     gateway.shutdown().await;
     server.abort();
@@ -182,4 +144,35 @@ async fn keepalive_pings_detect_a_silent_peer() {
         started.elapsed()
     );
     gateway.shutdown().await;
+}
+
+/// Opens `n` concurrent `ServerStream` calls that each answer once after 500 ms.
+async fn open_slow_streams(client: &EchoClient<Channel>, n: usize) -> Vec<Streaming<EchoReply>> {
+    let slow = EchoRequest {
+        count: 1,
+        delay_ms: 500,
+        ..Default::default()
+    };
+    let mut streams = Vec::with_capacity(n);
+    for _ in 0..n {
+        let stream = tokio::time::timeout(HANG_LIMIT, client.clone().server_stream(slow.clone()))
+            .await
+            .expect("stream head in time")
+            .expect("stream starts")
+            .into_inner();
+        streams.push(stream);
+    }
+    streams
+}
+
+/// Reads every stream to its successful end.
+async fn read_to_the_end(streams: Vec<Streaming<EchoReply>>) {
+    for mut stream in streams {
+        while tokio::time::timeout(HANG_LIMIT, stream.message())
+            .await
+            .expect("message in time")
+            .expect("stream succeeds")
+            .is_some()
+        {}
+    }
 }
