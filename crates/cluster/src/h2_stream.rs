@@ -107,7 +107,7 @@ pub(crate) struct RequestPump {
     tx: SendStream<Bytes>,
     /// A chunk waiting for send capacity, and whether it ends the body.
     waiting: Option<(Bytes, bool)>,
-    /// Whether a data chunk went out already: the first one does not wait for capacity.
+    /// Whether a non-empty chunk went out already: the first one does not wait for capacity.
     sent_data: bool,
 }
 
@@ -182,7 +182,7 @@ impl RequestPump {
                         // the connection task, which writes the request's HEADERS alone in
                         // the meantime. So a unary request leaves in one write.
                         if chunk.is_empty() || end_of_stream || !self.sent_data {
-                            self.sent_data = true;
+                            self.sent_data |= !chunk.is_empty();
                             self.tx.send_data(chunk, end_of_stream)?;
                             if end_of_stream {
                                 return Poll::Ready(Ok(()));
