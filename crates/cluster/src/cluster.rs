@@ -129,7 +129,9 @@ impl Cluster {
             .map_err(|o| ClusterError::overloaded(&shared.name, o))?;
         let key = shared.hash_key(&req, client);
         let response = match &shared.retry {
-            Some(policy) => retry::call(shared, policy, req, key).await?,
+            // Boxed: retries keep more state per call than a single attempt, and only
+            // clusters with a retry policy should carry it.
+            Some(policy) => Box::pin(retry::call(shared, policy, req, key)).await?,
             None => shared.attempt(req, key, &[]).await.1?,
         };
         Ok(response.map(|body| body.with_permit(permit)))
@@ -310,16 +312,18 @@ impl ClusterShared {
     ) -> Result<Response<UpstreamBody>, ClusterError> {
         let address = endpoint.address();
         endpoint.start_call();
-        let send = endpoint.send(&self.name, req);
+        // The send is made in each arm, so the future holds one of it, not two.
         let result = match self.attempt_timeout {
-            Some(after) => tokio::time::timeout(after, send).await.unwrap_or_else(|_| {
-                Err(ClusterError::Timeout {
-                    cluster: self.name.clone(),
-                    endpoint: address,
-                    after,
-                })
-            }),
-            None => send.await,
+            Some(after) => tokio::time::timeout(after, endpoint.send(&self.name, req))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ClusterError::Timeout {
+                        cluster: self.name.clone(),
+                        endpoint: address,
+                        after,
+                    })
+                }),
+            None => endpoint.send(&self.name, req).await,
         };
         let failed = match &result {
             Ok((response, _)) => is_failure(response),

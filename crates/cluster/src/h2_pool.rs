@@ -216,9 +216,17 @@ impl H2Pool {
 
     /// A stream slot on an open connection with room, opening a connection if none has.
     async fn acquire(&self, cluster: &Arc<str>) -> Result<StreamGuard, ClusterError> {
-        if let Some(guard) = self.try_acquire() {
-            return Ok(guard);
+        match self.try_acquire() {
+            Some(guard) => Ok(guard),
+            // Boxed: connecting is rare, and its future (TCP connect, HTTP/2
+            // handshake, timeout) would otherwise make every call's future larger.
+            None => Box::pin(self.acquire_by_connecting(cluster)).await,
         }
+    }
+
+    /// `acquire`'s slow path: waits for the connect lock and opens a connection unless
+    /// another call did meanwhile.
+    async fn acquire_by_connecting(&self, cluster: &Arc<str>) -> Result<StreamGuard, ClusterError> {
         let _pending = self
             .settings
             .breaker

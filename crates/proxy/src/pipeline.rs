@@ -60,11 +60,13 @@ pub(crate) async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<Prox
         Some(RouteAction::Forward(action)) => {
             forward(action, req, edge.downstream(), is_grpc, deadline).await
         }
+        // Boxed: their futures are several times `forward`'s, and every call's future
+        // would otherwise be as large as the largest action's.
         Some(RouteAction::Mirror(action)) => {
-            mirror(action, req, edge.downstream(), is_grpc, deadline).await
+            Box::pin(mirror(action, req, edge.downstream(), is_grpc, deadline)).await
         }
         Some(RouteAction::Fanout(action)) => {
-            fanout(action, req, edge.downstream(), is_grpc, deadline).await
+            Box::pin(fanout(action, req, edge.downstream(), is_grpc, deadline)).await
         }
     };
 

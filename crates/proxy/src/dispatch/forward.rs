@@ -50,16 +50,16 @@ pub(crate) async fn forward(
         );
     }
 
-    let call = action
-        .cluster
-        .call(req.map(body::boxed), downstream.client.ip());
+    let req = req.map(body::boxed);
+    let client = downstream.client.ip();
+    // The call is made in each arm, so the future holds one of it, not two.
     let mut response = match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, call)
+        Some(deadline) => tokio::time::timeout_at(deadline, action.cluster.call(req, client))
             .await
             .map_err(|_| ProxyError::DeadlineExceeded {
                 cluster: action.cluster.name().to_string(),
             })??,
-        None => call.await?,
+        None => action.cluster.call(req, client).await?,
     };
 
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
