@@ -181,6 +181,7 @@ impl ClusterShared {
                 keepalive_timeout: connection.keepalive_timeout,
                 breaker: breaker.clone(),
                 epoch,
+                runtime: tokio::runtime::Handle::try_current().ok(),
             }),
             http1: (config.protocol == Protocol::Http1)
                 .then(|| http1_client(config.connect_timeout, connection.idle_timeout)),

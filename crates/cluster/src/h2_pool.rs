@@ -46,6 +46,10 @@ pub(crate) struct H2Settings {
     pub(crate) breaker: Arc<CircuitBreaker>,
     /// The clock origin of idle times.
     pub(crate) epoch: Instant,
+    /// The runtime the cluster was built on, which drives every connection: a call made
+    /// from another runtime (a mirror copy on the low-priority copy threads) must not
+    /// leave the connection's frames, which later calls share, to that runtime.
+    pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
 
 /// The connections of one endpoint.
@@ -333,13 +337,17 @@ impl H2Pool {
         // Detached on purpose: the task drives the connection and ends by itself when the
         // peer closes it, when keepalive finds the peer silent, or when the last handle
         // and stream are gone. It holds the connection's circuit breaker permit until then.
-        tokio::spawn(async move {
+        let drive = async move {
             let _permit = permit;
             if let Err(error) = driver.await {
                 tracing::debug!(%address, %error, "upstream HTTP/2 connection ended");
             }
             task_state.closed.store(true, Ordering::Release);
-        });
+        };
+        match &settings.runtime {
+            Some(runtime) => runtime.spawn(drive),
+            None => tokio::spawn(drive),
+        };
         Ok(PooledConnection {
             sender,
             state,

@@ -1,5 +1,6 @@
 //! One immutable configuration version, as the data path uses it.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use yardmaster_core::GrpcCode;
 use yardmaster_route::{Route, RouteTable};
 
 use crate::dispatch::fanout::Fanout;
-use crate::dispatch::mirror::Mirror;
+use crate::dispatch::mirror::{CopyRuntime, Mirror};
 use crate::metrics::{CodeCounters, RouteLabels};
 use crate::ProxyMetrics;
 
@@ -49,6 +50,9 @@ pub enum SnapshotError {
         /// What went wrong.
         message: String,
     },
+    /// The threads that run mirror copies could not be started.
+    #[error("starting the threads for mirror copies: {0}")]
+    CopyRuntime(#[source] std::io::Error),
 }
 
 /// The routes of one listener.
@@ -105,13 +109,16 @@ impl Snapshot {
         metrics: &ProxyMetrics,
     ) -> Result<Snapshot, SnapshotError> {
         let mut listeners = HashMap::new();
+        // Started with the first mirrored route; configurations without one have no copy
+        // threads.
+        let copies = OnceCell::new();
         for listener in &config.listeners {
             let name: Arc<str> = Arc::from(listener.name.as_str());
             let routes = listener
                 .routes
                 .iter()
                 .map(|r| {
-                    let entry = route_entry(&name, r, &clusters, metrics)?;
+                    let entry = route_entry(&name, r, &clusters, metrics, &copies)?;
                     Ok(Route::new(r, Arc::new(entry)))
                 })
                 .collect::<Result<Vec<_>, SnapshotError>>()?;
@@ -171,6 +178,7 @@ fn route_entry(
     route: &RouteConfig,
     clusters: &ClusterSet,
     metrics: &ProxyMetrics,
+    copies: &OnceCell<Arc<CopyRuntime>>,
 ) -> Result<RouteEntry, SnapshotError> {
     let route_name = route.name.clone().unwrap_or_default();
     let duration = metrics
@@ -199,7 +207,14 @@ fn route_entry(
         });
         (cluster.name().clone(), action)
     } else if let Some(mirror) = &route.mirror {
-        let mirror = Mirror::new(listener, &route_name, mirror, clusters, metrics)?;
+        let copies = match copies.get() {
+            Some(copies) => copies.clone(),
+            None => {
+                let started = CopyRuntime::start().map_err(SnapshotError::CopyRuntime)?;
+                copies.get_or_init(|| Arc::new(started)).clone()
+            }
+        };
+        let mirror = Mirror::new(listener, &route_name, mirror, clusters, metrics, copies)?;
         let cluster_name = mirror
             .default_cluster()
             .map_or_else(|| Arc::from(""), |c| c.name().clone());

@@ -10,6 +10,7 @@
 
 mod channel_body;
 mod copy;
+mod copy_runtime;
 mod message_reader;
 mod message_type;
 mod mirror_error;
@@ -36,6 +37,7 @@ use crate::response_body::FailureCell;
 use crate::snapshot::SnapshotError;
 use crate::{ProxyBody, ProxyMetrics};
 
+pub(crate) use copy_runtime::CopyRuntime;
 use message_reader::MessageReader;
 use message_type::Extractor;
 pub(crate) use mirror_error::MirrorError;
@@ -64,6 +66,8 @@ pub(crate) struct Mirror {
     timeout: Option<Duration>,
     copy_timeout: Duration,
     max_message_bytes: usize,
+    /// Where copies run: shared by the snapshot's mirrored routes.
+    copies: Arc<CopyRuntime>,
 }
 
 /// One target of a mirrored route.
@@ -95,6 +99,7 @@ impl Mirror {
         config: &MirrorConfig,
         clusters: &ClusterSet,
         metrics: &ProxyMetrics,
+        copies: Arc<CopyRuntime>,
     ) -> Result<Mirror, SnapshotError> {
         let mut targets = Vec::with_capacity(config.targets.len());
         for target in &config.targets {
@@ -131,6 +136,7 @@ impl Mirror {
             timeout: config.timeout,
             copy_timeout: config.copy_timeout,
             max_message_bytes: config.max_message_bytes,
+            copies,
         })
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use http::Request;
 use http_body_util::BodyExt;
+use tokio::runtime::Handle;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use yardmaster_cluster::Cluster;
@@ -13,9 +14,11 @@ use yardmaster_core::{Body, GrpcCode};
 
 use super::CopyCounters;
 
-/// Starts the copy. Detached on purpose: it never outlives `deadline`, and it holds one of
-/// the target's `queue_size` slots (`permit`) while it runs, so copies stay bounded.
+/// Starts the copy on `runtime` (the low-priority copy threads). Detached on purpose: it
+/// never outlives `deadline`, and it holds one of the target's `queue_size` slots
+/// (`permit`) while it runs, so copies stay bounded.
 pub(super) fn spawn(
+    runtime: &Handle,
     cluster: Arc<Cluster>,
     counters: CopyCounters,
     req: Request<Body>,
@@ -23,7 +26,7 @@ pub(super) fn spawn(
     deadline: Instant,
     permit: OwnedSemaphorePermit,
 ) {
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         let outcome = tokio::time::timeout_at(deadline, send(&cluster, req, client)).await;
         match outcome {
             Ok(Ok(GrpcCode::Ok)) => counters.ok.inc(),

@@ -187,6 +187,7 @@ impl Splitter {
             Some((MIRROR_HEADER, &mirror.route)),
         );
         copy::spawn(
+            mirror.copies.handle(),
             target.cluster.clone(),
             target.counters.clone(),
             req,
