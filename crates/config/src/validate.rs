@@ -55,12 +55,11 @@ pub(crate) fn validate(config: &mut Config) -> Problems {
     for (i, cluster) in config.clusters.iter().enumerate() {
         cluster::check_cluster(&format!("clusters[{i}]"), cluster, &mut problems);
     }
-    let clusters: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
     for (i, listener) in config.listeners.iter_mut().enumerate() {
         route::check_routes(
             &format!("listeners[{i}]"),
             listener,
-            &clusters,
+            &config.clusters,
             &mut problems,
         );
     }

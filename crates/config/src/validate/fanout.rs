@@ -3,13 +3,13 @@
 
 use super::mirror::{check_cluster, MAX_MESSAGE_BYTES};
 use super::Problems;
-use crate::model::{FanoutConfig, FanoutReplies};
+use crate::model::{ClusterConfig, FanoutConfig, FanoutReplies};
 
 /// Checks the fan-out action at `path` (`listeners[i].routes[j].fanout`).
 pub(super) fn check_fanout(
     path: &str,
     fanout: &FanoutConfig,
-    clusters: &[&str],
+    clusters: &[ClusterConfig],
     problems: &mut Problems,
 ) {
     check_cluster(path, &fanout.cluster, clusters, problems);

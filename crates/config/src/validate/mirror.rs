@@ -3,8 +3,11 @@
 
 use std::collections::HashMap;
 
+use super::route::known_cluster;
 use super::Problems;
-use crate::model::{MessageType, MessageTypeConfig, MirrorConfig, MirrorTargetConfig};
+use crate::model::{
+    ClusterConfig, MessageType, MessageTypeConfig, MirrorConfig, MirrorTargetConfig,
+};
 
 /// The largest `max_message_bytes`: 1 GiB, far above any sensible gRPC message.
 pub(super) const MAX_MESSAGE_BYTES: usize = 1 << 30;
@@ -13,7 +16,7 @@ pub(super) const MAX_MESSAGE_BYTES: usize = 1 << 30;
 pub(super) fn check_mirror(
     path: &str,
     mirror: &MirrorConfig,
-    clusters: &[&str],
+    clusters: &[ClusterConfig],
     problems: &mut Problems,
 ) {
     if mirror.targets.is_empty() {
@@ -114,7 +117,7 @@ fn check_target(
     path: &str,
     target: &MirrorTargetConfig,
     has_types: bool,
-    clusters: &[&str],
+    clusters: &[ClusterConfig],
     problems: &mut Problems,
 ) {
     check_cluster(path, &target.cluster, clusters, problems);
@@ -219,15 +222,23 @@ fn check_limits(path: &str, mirror: &MirrorConfig, problems: &mut Problems) {
     }
 }
 
-/// A `cluster` key must name a defined cluster.
-pub(super) fn check_cluster(path: &str, cluster: &str, clusters: &[&str], problems: &mut Problems) {
-    if !clusters.contains(&cluster) {
-        let defined = if clusters.is_empty() {
-            "no clusters are defined (add one under `clusters`)".to_owned()
-        } else {
-            format!("defined clusters: {}", clusters.join(", "))
-        };
-        let message = format!("unknown cluster {cluster:?}; {defined}");
-        problems.push((format!("{path}.cluster"), message));
+/// A `cluster` key must name a defined cluster that speaks HTTP/2: mirror and fan-out
+/// send gRPC calls, which HTTP/1.1 cannot carry (trailers, streams both ways).
+pub(super) fn check_cluster(
+    path: &str,
+    name: &str,
+    clusters: &[ClusterConfig],
+    problems: &mut Problems,
+) {
+    if let Some(cluster) = known_cluster(path, name, clusters, problems) {
+        if !cluster.protocol.is_http2() {
+            problems.push((
+                format!("{path}.cluster"),
+                format!(
+                    "cluster {name:?} speaks HTTP/1.1; gRPC calls need an HTTP/2 cluster \
+                     (`protocol: grpc`)"
+                ),
+            ));
+        }
     }
 }

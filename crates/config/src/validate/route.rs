@@ -11,8 +11,8 @@ use yardmaster_core::GrpcCode;
 
 use super::{fanout, mirror, Problems};
 use crate::model::{
-    DenyConfig, ForwardConfig, HeaderMatchConfig, ListenerConfig, MatchConfig, PathMatchConfig,
-    RouteConfig,
+    ClusterConfig, DenyConfig, ForwardConfig, HeaderMatchConfig, ListenerConfig, MatchConfig,
+    PathMatchConfig, RouteConfig,
 };
 
 const PREFIX_REWRITE_WITHOUT_PREFIX: &str = concat!(
@@ -29,7 +29,7 @@ const DENY_WITH_OK: &str = concat!(
 pub(super) fn check_routes(
     path: &str,
     listener: &mut ListenerConfig,
-    clusters: &[&str],
+    clusters: &[ClusterConfig],
     problems: &mut Problems,
 ) {
     for (i, route) in listener.routes.iter_mut().enumerate() {
@@ -40,7 +40,12 @@ pub(super) fn check_routes(
     name_routes(path, listener, problems);
 }
 
-fn check_route(path: &str, route: &RouteConfig, clusters: &[&str], problems: &mut Problems) {
+fn check_route(
+    path: &str,
+    route: &RouteConfig,
+    clusters: &[ClusterConfig],
+    problems: &mut Problems,
+) {
     let actions: Vec<&str> = [
         ("forward", route.forward.is_some()),
         ("deny", route.deny.is_some()),
@@ -82,23 +87,36 @@ const NO_ACTION: &str =
     "route has no action; give it exactly one of `forward`, `deny`, `mirror` or `fanout`";
 const ONE_ACTION: &str = "keep exactly one of them";
 
+/// The cluster named by the `cluster` key at `path`; a problem when none has that name.
+pub(super) fn known_cluster<'c>(
+    path: &str,
+    name: &str,
+    clusters: &'c [ClusterConfig],
+    problems: &mut Problems,
+) -> Option<&'c ClusterConfig> {
+    let found = clusters.iter().find(|c| c.name == name);
+    if found.is_none() {
+        let defined = if clusters.is_empty() {
+            "no clusters are defined (add one under `clusters`)".to_owned()
+        } else {
+            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+            format!("defined clusters: {}", names.join(", "))
+        };
+        let message = format!("unknown cluster {name:?}; {defined}");
+        problems.push((format!("{path}.cluster"), message));
+    }
+    found
+}
+
 fn check_forward(
     route: &str,
     forward: &ForwardConfig,
     matcher: &MatchConfig,
-    clusters: &[&str],
+    clusters: &[ClusterConfig],
     problems: &mut Problems,
 ) {
     let path = format!("{route}.forward");
-    if !clusters.contains(&forward.cluster.as_str()) {
-        let defined = if clusters.is_empty() {
-            "no clusters are defined (add one under `clusters`)".to_owned()
-        } else {
-            format!("defined clusters: {}", clusters.join(", "))
-        };
-        let message = format!("unknown cluster {:?}; {defined}", forward.cluster);
-        problems.push((format!("{path}.cluster"), message));
-    }
+    known_cluster(&path, &forward.cluster, clusters, problems);
     if forward.timeout.is_some_and(|t| t.is_zero()) {
         problems.push((
             format!("{path}.timeout"),

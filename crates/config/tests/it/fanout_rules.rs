@@ -29,3 +29,13 @@ fn fanout_needs_a_known_cluster_and_merged_replies_to_subscribe() {
     assert_eq!(fanout.replies, FanoutReplies::Merge);
     assert!(fanout.subscribe);
 }
+
+#[test]
+fn fanout_cluster_must_speak_http2() {
+    let text =
+        with_fanout("{cluster: c}").replace("  - name: c\n", "  - name: c\n    protocol: http1\n");
+    assert_eq!(
+        errors(&text),
+        ["gateway.yaml:5:27: listeners[0].routes[0].fanout.cluster: cluster \"c\" speaks HTTP/1.1; gRPC calls need an HTTP/2 cluster (`protocol: grpc`)"]
+    );
+}

@@ -109,6 +109,17 @@ fn rejects_filters_without_types_and_responders_outside_their_filter() {
 }
 
 #[test]
+fn targets_must_speak_http2() {
+    let text = with_mirror("targets: [{cluster: a}, {cluster: b}, {cluster: c}]")
+        .replace("  - name: b\n", "  - name: b\n    protocol: http2\n")
+        .replace("  - name: c\n", "  - name: c\n    protocol: http1\n");
+    assert_eq!(
+        errors(&text),
+        ["gateway.yaml:6:59: listeners[0].routes[0].mirror.targets[2].cluster: cluster \"c\" speaks HTTP/1.1; gRPC calls need an HTTP/2 cluster (`protocol: grpc`)"]
+    );
+}
+
+#[test]
 fn reports_every_target_problem_in_one_pass() {
     let text = with_mirror(
         "
