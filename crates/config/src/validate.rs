@@ -11,7 +11,7 @@ mod route;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::model::{Config, ListenerConfig};
+use crate::model::{ClusterConfig, Config, ListenerConfig};
 
 /// Problems found, as `(field path, message)`; empty when the configuration is valid.
 pub(crate) type Problems = Vec<(String, String)>;
@@ -64,6 +64,27 @@ pub(crate) fn validate(config: &mut Config) -> Problems {
         );
     }
     problems
+}
+
+/// The cluster named by the `cluster` key at `path`; a problem when none has that name.
+fn known_cluster<'c>(
+    path: &str,
+    name: &str,
+    clusters: &'c [ClusterConfig],
+    problems: &mut Problems,
+) -> Option<&'c ClusterConfig> {
+    let found = clusters.iter().find(|c| c.name == name);
+    if found.is_none() {
+        let defined = if clusters.is_empty() {
+            "no clusters are defined (add one under `clusters`)".to_owned()
+        } else {
+            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+            format!("defined clusters: {}", names.join(", "))
+        };
+        let message = format!("unknown cluster {name:?}; {defined}");
+        problems.push((format!("{path}.cluster"), message));
+    }
+    found
 }
 
 /// Names must be non-empty and unique within their section (`listeners`, `clusters`).

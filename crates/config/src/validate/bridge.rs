@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Problems;
+use super::{known_cluster, Problems};
 use crate::model::{BridgeConfig, ClusterConfig, Protocol};
 
 /// The largest `max_frame_bytes`: 16 MiB, far above any sensible frame.
@@ -15,30 +15,15 @@ pub(super) fn check_bridge(
     clusters: &[ClusterConfig],
     problems: &mut Problems,
 ) {
-    match clusters.iter().find(|c| c.name == bridge.cluster) {
-        None => {
-            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
-            problems.push((
-                format!("{path}.cluster"),
-                format!(
-                    "unknown cluster {:?}; defined clusters: {}",
-                    bridge.cluster,
-                    if names.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
-            ));
-        }
-        Some(cluster) if cluster.protocol != Protocol::Grpc => problems.push((
+    let cluster = known_cluster(path, &bridge.cluster, clusters, problems);
+    if cluster.is_some_and(|c| c.protocol != Protocol::Grpc) {
+        problems.push((
             format!("{path}.cluster"),
             format!(
                 "cluster {:?} does not speak grpc; a bridge needs a `protocol: grpc` cluster",
                 bridge.cluster
             ),
-        )),
-        Some(_) => {}
+        ));
     }
     if bridge.max_frame_bytes == 0 || bridge.max_frame_bytes > MAX_FRAME_BYTES {
         problems.push((

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::route::known_cluster;
-use super::Problems;
+use super::{known_cluster, Problems};
 use crate::model::{
     ClusterConfig, MessageType, MessageTypeConfig, MirrorConfig, MirrorTargetConfig,
 };

@@ -9,7 +9,7 @@ use http::{HeaderName, HeaderValue};
 
 use yardmaster_core::GrpcCode;
 
-use super::{fanout, mirror, Problems};
+use super::{fanout, known_cluster, mirror, Problems};
 use crate::model::{
     ClusterConfig, DenyConfig, ForwardConfig, HeaderMatchConfig, ListenerConfig, MatchConfig,
     PathMatchConfig, RouteConfig,
@@ -86,27 +86,6 @@ fn check_route(
 const NO_ACTION: &str =
     "route has no action; give it exactly one of `forward`, `deny`, `mirror` or `fanout`";
 const ONE_ACTION: &str = "keep exactly one of them";
-
-/// The cluster named by the `cluster` key at `path`; a problem when none has that name.
-pub(super) fn known_cluster<'c>(
-    path: &str,
-    name: &str,
-    clusters: &'c [ClusterConfig],
-    problems: &mut Problems,
-) -> Option<&'c ClusterConfig> {
-    let found = clusters.iter().find(|c| c.name == name);
-    if found.is_none() {
-        let defined = if clusters.is_empty() {
-            "no clusters are defined (add one under `clusters`)".to_owned()
-        } else {
-            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
-            format!("defined clusters: {}", names.join(", "))
-        };
-        let message = format!("unknown cluster {name:?}; {defined}");
-        problems.push((format!("{path}.cluster"), message));
-    }
-    found
-}
 
 fn check_forward(
     route: &str,
