@@ -15,7 +15,7 @@ use yardmaster_core::{Body, Fault};
 use crate::balancer::Balancer;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::endpoint_factory::{http1_client, EndpointFactory};
-use crate::h2_pool::{millis_since, H2Settings};
+use crate::h2_pool::{millis_since, H2Settings, Lane};
 use crate::metrics::ClusterLabels;
 use crate::outlier::OutlierPolicy;
 use crate::retry::RetryPolicy;
@@ -122,6 +122,26 @@ impl Cluster {
         req: Request<Body>,
         client: IpAddr,
     ) -> Result<Response<UpstreamBody>, ClusterError> {
+        self.call_in(Lane::Live, req, client).await
+    }
+
+    /// As [`Cluster::call`], for a call nobody waits for (a mirror copy): it goes over
+    /// connections of its own, driven by the runtime it runs on, never sharing a connection
+    /// with live calls.
+    pub async fn call_in_background(
+        &self,
+        req: Request<Body>,
+        client: IpAddr,
+    ) -> Result<Response<UpstreamBody>, ClusterError> {
+        self.call_in(Lane::Background, req, client).await
+    }
+
+    async fn call_in(
+        &self,
+        lane: Lane,
+        req: Request<Body>,
+        client: IpAddr,
+    ) -> Result<Response<UpstreamBody>, ClusterError> {
         let shared = &self.shared;
         let permit = shared
             .breaker
@@ -131,8 +151,8 @@ impl Cluster {
         let response = match &shared.retry {
             // Boxed: retries keep more state per call than a single attempt, and only
             // clusters with a retry policy should carry it.
-            Some(policy) => Box::pin(retry::call(shared, policy, req, key)).await?,
-            None => shared.attempt(req, key, &[]).await.1?,
+            Some(policy) => Box::pin(retry::call(shared, policy, req, key, lane)).await?,
+            None => shared.attempt(req, key, &[], lane).await.1?,
         };
         Ok(response.map(|body| body.with_permit(permit)))
     }
@@ -289,6 +309,7 @@ impl ClusterShared {
         req: Request<Body>,
         key: Option<u64>,
         avoid: &[SocketAddr],
+        lane: Lane,
     ) -> (
         Option<SocketAddr>,
         Result<Response<UpstreamBody>, ClusterError>,
@@ -301,7 +322,7 @@ impl ClusterShared {
             return (None, Err(self.no_endpoint()));
         };
         let address = endpoint.address();
-        (Some(address), self.send_to(endpoint, req).await)
+        (Some(address), self.send_to(endpoint, req, lane).await)
     }
 
     /// Sends to `endpoint`, bypassing the balancer, and records the outcome for outlier
@@ -310,12 +331,13 @@ impl ClusterShared {
         &self,
         endpoint: Arc<Endpoint>,
         req: Request<Body>,
+        lane: Lane,
     ) -> Result<Response<UpstreamBody>, ClusterError> {
         let address = endpoint.address();
         endpoint.start_call();
         // The send is made in each arm, so the future holds one of it, not two.
         let result = match self.attempt_timeout {
-            Some(after) => tokio::time::timeout(after, endpoint.send(&self.name, req))
+            Some(after) => tokio::time::timeout(after, endpoint.send(&self.name, req, lane))
                 .await
                 .unwrap_or_else(|_| {
                     Err(ClusterError::Timeout {
@@ -324,7 +346,7 @@ impl ClusterShared {
                         after,
                     })
                 }),
-            None => endpoint.send(&self.name, req).await,
+            None => endpoint.send(&self.name, req, lane).await,
         };
         let failed = match &result {
             Ok((response, _)) => is_failure(response),

@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use serde::Serialize;
 use yardmaster_core::Body;
 
-use crate::h2_pool::{H2Pool, StreamGuard};
+use crate::h2_pool::{H2Pool, Lane, StreamGuard};
 use crate::health_state::HealthCounter;
 use crate::upstream_body::ResponseStream;
 use crate::ClusterError;
@@ -232,13 +232,14 @@ impl Endpoint {
         &self,
         cluster: &Arc<str>,
         mut req: Request<Body>,
+        lane: Lane,
     ) -> Result<(Response<ResponseStream>, Option<StreamGuard>), ClusterError> {
         match &self.transport {
             Transport::Http2(pool) => {
                 let authority = take_authority(&mut req, self.address);
                 *req.uri_mut() = absolute_uri(authority, req.uri());
                 *req.version_mut() = http::Version::HTTP_2;
-                let (response, stream) = pool.send(cluster, req).await?;
+                let (response, stream) = pool.send(cluster, req, lane).await?;
                 Ok((response.map(ResponseStream::Http2), Some(stream)))
             }
             Transport::Http1(client) => {

@@ -7,6 +7,7 @@ use http::{Request, Response};
 use tokio::sync::watch;
 use yardmaster_core::Body;
 
+use crate::h2_pool::Lane;
 use crate::{Cluster, ClusterError, Endpoint, EndpointSet, UpstreamBody};
 
 impl Cluster {
@@ -35,6 +36,8 @@ impl Cluster {
         endpoint: &Arc<Endpoint>,
         req: Request<Body>,
     ) -> Result<Response<UpstreamBody>, ClusterError> {
-        self.shared().send_to(endpoint.clone(), req).await
+        self.shared()
+            .send_to(endpoint.clone(), req, Lane::Live)
+            .await
     }
 }

@@ -46,10 +46,22 @@ pub(crate) struct H2Settings {
     pub(crate) breaker: Arc<CircuitBreaker>,
     /// The clock origin of idle times.
     pub(crate) epoch: Instant,
-    /// The runtime the cluster was built on, which drives every connection: a call made
-    /// from another runtime (a mirror copy on the low-priority copy threads) must not
-    /// leave the connection's frames, which later calls share, to that runtime.
+    /// The runtime the cluster was built on, which drives every live connection: one a
+    /// live call opened from another runtime must not leave the frames of the calls that
+    /// share it to that runtime.
     pub(crate) runtime: Option<tokio::runtime::Handle>,
+}
+
+/// Which connections a call uses. Live calls share connections driven by the runtime the
+/// cluster was built on; background calls (mirror copies, run on low-priority threads)
+/// get connections of their own, driven by the runtime they run on, so a copy's frames
+/// neither wait for nor hold up live calls, and cross no threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// A call a client waits for.
+    Live,
+    /// A call nobody waits for (a mirror copy).
+    Background,
 }
 
 /// The connections of one endpoint.
@@ -71,6 +83,7 @@ pub(crate) struct H2Pool {
 #[derive(Debug)]
 pub(crate) struct PooledConnection {
     sender: SendRequest<Bytes>,
+    lane: Lane,
     state: Arc<ConnectionState>,
     /// Dropped with the last handle of the connection: wakes its task, which then lets
     /// h2 close a connection nobody can use any more.
@@ -148,8 +161,9 @@ impl H2Pool {
         &self,
         cluster: &Arc<str>,
         req: Request<Body>,
+        lane: Lane,
     ) -> Result<(Response<H2Body>, StreamGuard), ClusterError> {
-        let mut guard = self.acquire(cluster).await?;
+        let mut guard = self.acquire(cluster, lane).await?;
         let mut sender = match guard.0.sender.clone().ready().await {
             Ok(sender) => sender,
             Err(_) => {
@@ -157,7 +171,7 @@ impl H2Pool {
                 // already running on it finish undisturbed.
                 self.retire(&guard.0);
                 drop(guard);
-                guard = self.acquire(cluster).await?;
+                guard = self.acquire(cluster, lane).await?;
                 guard
                     .0
                     .sender
@@ -219,18 +233,22 @@ impl H2Pool {
     }
 
     /// A stream slot on an open connection with room, opening a connection if none has.
-    async fn acquire(&self, cluster: &Arc<str>) -> Result<StreamGuard, ClusterError> {
-        match self.try_acquire() {
+    async fn acquire(&self, cluster: &Arc<str>, lane: Lane) -> Result<StreamGuard, ClusterError> {
+        match self.try_acquire(lane) {
             Some(guard) => Ok(guard),
             // Boxed: connecting is rare, and its future (TCP connect, HTTP/2
             // handshake, timeout) would otherwise make every call's future larger.
-            None => Box::pin(self.acquire_by_connecting(cluster)).await,
+            None => Box::pin(self.acquire_by_connecting(cluster, lane)).await,
         }
     }
 
     /// `acquire`'s slow path: waits for the connect lock and opens a connection unless
     /// another call did meanwhile.
-    async fn acquire_by_connecting(&self, cluster: &Arc<str>) -> Result<StreamGuard, ClusterError> {
+    async fn acquire_by_connecting(
+        &self,
+        cluster: &Arc<str>,
+        lane: Lane,
+    ) -> Result<StreamGuard, ClusterError> {
         let _pending = self
             .settings
             .breaker
@@ -238,7 +256,7 @@ impl H2Pool {
             .map_err(|o| ClusterError::overloaded(cluster, o))?;
         let _connecting = self.connecting.lock().await;
         // Another call may have connected while this one waited for the lock.
-        if let Some(guard) = self.try_acquire() {
+        if let Some(guard) = self.try_acquire(lane) {
             return Ok(guard);
         }
         let permit = self
@@ -246,7 +264,7 @@ impl H2Pool {
             .breaker
             .connection()
             .map_err(|o| ClusterError::overloaded(cluster, o))?;
-        let connection = self.connect(cluster, permit).await.inspect_err(|_| {
+        let connection = self.connect(cluster, permit, lane).await.inspect_err(|_| {
             self.connect_errors.inc();
         })?;
         self.opened.inc();
@@ -259,8 +277,11 @@ impl H2Pool {
         Ok(StreamGuard(connection))
     }
 
-    fn try_acquire(&self) -> Option<StreamGuard> {
+    fn try_acquire(&self, lane: Lane) -> Option<StreamGuard> {
         self.connections.load().iter().find_map(|c| {
+            if c.lane != lane {
+                return None;
+            }
             let peer_max = c.state.peer_max_streams.load(Ordering::Relaxed);
             let max = self.settings.max_streams.min(peer_max);
             let streams = &c.state.streams;
@@ -281,6 +302,7 @@ impl H2Pool {
         &self,
         cluster: &Arc<str>,
         permit: Option<Permit>,
+        lane: Lane,
     ) -> Result<PooledConnection, ClusterError> {
         let address = self.address;
         let settings = &self.settings;
@@ -344,12 +366,13 @@ impl H2Pool {
             }
             task_state.closed.store(true, Ordering::Release);
         };
-        match &settings.runtime {
-            Some(runtime) => runtime.spawn(drive),
-            None => tokio::spawn(drive),
+        match (lane, &settings.runtime) {
+            (Lane::Live, Some(runtime)) => runtime.spawn(drive),
+            _ => tokio::spawn(drive),
         };
         Ok(PooledConnection {
             sender,
+            lane,
             state,
             _close: close,
         })

@@ -13,6 +13,7 @@ use yardmaster_config::{HealthCheckConfig, HealthCheckKind};
 use yardmaster_core::body;
 
 use crate::cluster::ClusterShared;
+use crate::h2_pool::Lane;
 use crate::health_state::Thresholds;
 use crate::Endpoint;
 
@@ -100,7 +101,7 @@ async fn probe(shared: &ClusterShared, endpoint: &Endpoint, config: &HealthCheck
 
 async fn http_probe(shared: &ClusterShared, endpoint: &Endpoint, path: &str) -> Option<u16> {
     let req = Request::get(path).body(body::empty()).ok()?;
-    let (response, _stream) = endpoint.send(&shared.name, req).await.ok()?;
+    let (response, _stream) = endpoint.send(&shared.name, req, Lane::Live).await.ok()?;
     let status = response.status().as_u16();
     // Read the body so an HTTP/1.1 connection can go back to the pool.
     http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
@@ -123,7 +124,7 @@ async fn grpc_probe(shared: &ClusterShared, endpoint: &Endpoint, service: &str) 
     else {
         return false;
     };
-    let Ok((response, _stream)) = endpoint.send(&shared.name, req).await else {
+    let Ok((response, _stream)) = endpoint.send(&shared.name, req, Lane::Live).await else {
         return false;
     };
     let (parts, body) = response.into_parts();

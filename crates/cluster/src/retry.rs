@@ -11,6 +11,7 @@ use yardmaster_config::RetryConfig;
 use yardmaster_core::{body, grpc, grpc_timeout, Body, GrpcCode};
 
 use crate::cluster::ClusterShared;
+use crate::h2_pool::Lane;
 use crate::metrics::ClusterLabels;
 use crate::replay_body::Replay;
 use crate::retry_budget::RetryBudget;
@@ -97,6 +98,7 @@ pub(crate) async fn call(
     policy: &RetryPolicy,
     req: Request<Body>,
     key: Option<u64>,
+    lane: Lane,
 ) -> Result<Response<UpstreamBody>, ClusterError> {
     policy.budget.deposit();
     let (parts, source) = req.into_parts();
@@ -116,7 +118,7 @@ pub(crate) async fn call(
     let mut tried: Vec<SocketAddr> = Vec::new();
     let mut attempt = 1;
     loop {
-        let (endpoint, result) = shared.attempt(req, key, &tried).await;
+        let (endpoint, result) = shared.attempt(req, key, &tried, lane).await;
         let retry =
             attempt < policy.attempts && policy.should_retry(&result) && replay.is_replayable();
         if !retry {

@@ -50,7 +50,7 @@ async fn send(
     req: Request<Body>,
     client: IpAddr,
 ) -> Result<GrpcCode, yardmaster_core::BoxError> {
-    let response = cluster.call(req, client).await?;
+    let response = cluster.call_in_background(req, client).await?;
     if let Some(code) = response.headers().get("grpc-status") {
         return Ok(GrpcCode::from_header(code));
     }
