@@ -360,6 +360,38 @@ async fn acceptance_each_target_receives_exactly_its_types_and_responders_answer
     gateway.shutdown().await;
 }
 
+/// Copies travel on upstream connections of their own, never on those of answered
+/// calls: Server2, which answers type 3 and gets copies of type 2, holds one connection
+/// for each and reuses both; Server1 (answers only) and Mirror1 (copies only) hold one.
+#[tokio::test]
+async fn copies_and_answered_calls_to_one_target_use_separate_connections() {
+    // Every upstream is bound by name: one left in the pattern's `..` would stop serving.
+    let Acceptance {
+        server1: _server1,
+        mirror1,
+        mirror2: _mirror2,
+        server2,
+        gateway,
+    } = Acceptance::start(false, "").await;
+    for _ in 0..2 {
+        assert_eq!(
+            call_types_1_2_3(&gateway).await,
+            ["server1", "server1", "server2"]
+        );
+    }
+    assert_eq!(server2.kinds(4).await, [2, 2, 3, 3]);
+    assert_eq!(mirror1.kinds(6).await, [1, 1, 2, 2, 3, 3]);
+
+    for (cluster, expected) in [("server1", 1), ("server2", 2), ("mirror1", 1)] {
+        let status = gateway.cluster_status(cluster).await;
+        assert_eq!(
+            status["endpoints"][0]["connections"], expected,
+            "{cluster}: {status:#}"
+        );
+    }
+    gateway.shutdown().await;
+}
+
 #[tokio::test]
 async fn responders_answer_while_a_mirror_is_down_and_its_failures_are_counted() {
     let server1 = RecordingUpstream::start("server1", false).await;
