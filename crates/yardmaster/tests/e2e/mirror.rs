@@ -365,22 +365,17 @@ async fn acceptance_each_target_receives_exactly_its_types_and_responders_answer
 /// for each and reuses both; Server1 (answers only) and Mirror1 (copies only) hold one.
 #[tokio::test]
 async fn copies_and_answered_calls_to_one_target_use_separate_connections() {
-    // Every upstream is bound by name: one left in the pattern's `..` would stop serving.
-    let Acceptance {
-        server1: _server1,
-        mirror1,
-        mirror2: _mirror2,
-        server2,
-        gateway,
-    } = Acceptance::start(false, "").await;
+    // Kept whole: an upstream dropped out of the struct would stop serving.
+    let scenario = Acceptance::start(false, "").await;
+    let gateway = &scenario.gateway;
     for _ in 0..2 {
         assert_eq!(
-            call_types_1_2_3(&gateway).await,
+            call_types_1_2_3(gateway).await,
             ["server1", "server1", "server2"]
         );
     }
-    assert_eq!(server2.kinds(4).await, [2, 2, 3, 3]);
-    assert_eq!(mirror1.kinds(6).await, [1, 1, 2, 2, 3, 3]);
+    assert_eq!(scenario.server2.kinds(4).await, [2, 2, 3, 3]);
+    assert_eq!(scenario.mirror1.kinds(6).await, [1, 1, 2, 2, 3, 3]);
 
     for (cluster, expected) in [("server1", 1), ("server2", 2), ("mirror1", 1)] {
         let status = gateway.cluster_status(cluster).await;
@@ -389,7 +384,7 @@ async fn copies_and_answered_calls_to_one_target_use_separate_connections() {
             "{cluster}: {status:#}"
         );
     }
-    gateway.shutdown().await;
+    scenario.gateway.shutdown().await;
 }
 
 #[tokio::test]
