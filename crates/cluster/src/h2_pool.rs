@@ -59,22 +59,24 @@ pub(crate) struct H2Settings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lane {
     /// A call a client waits for.
-    Live,
+    Live = 0,
     /// A call nobody waits for (a mirror copy).
-    Background,
+    Background = 1,
 }
 
 /// The connections of one endpoint.
 ///
 /// The hot path is one atomic load of the connection list and one atomic add on the
-/// chosen connection's stream count; the mutex is taken only to open a connection, so
-/// concurrent calls that all need a new connection open one, not many.
+/// chosen connection's stream count; a mutex is taken only to open a connection, so
+/// concurrent calls of a lane that all need a new connection open one, not many.
 #[derive(Debug)]
 pub(crate) struct H2Pool {
     address: SocketAddr,
     settings: Arc<H2Settings>,
     connections: ArcSwap<Vec<Arc<PooledConnection>>>,
-    connecting: tokio::sync::Mutex<()>,
+    /// Held while opening a connection, one per lane: a copy connecting from a starved
+    /// low-priority thread must not keep a live call from opening its connection.
+    connecting: [tokio::sync::Mutex<()>; 2],
     opened: Counter,
     connect_errors: Counter,
 }
@@ -139,7 +141,7 @@ impl H2Pool {
             address,
             settings,
             connections: ArcSwap::from_pointee(Vec::new()),
-            connecting: tokio::sync::Mutex::new(()),
+            connecting: Default::default(),
             opened,
             connect_errors,
         }
@@ -254,7 +256,7 @@ impl H2Pool {
             .breaker
             .pending()
             .map_err(|o| ClusterError::overloaded(cluster, o))?;
-        let _connecting = self.connecting.lock().await;
+        let _connecting = self.connecting[lane as usize].lock().await;
         // Another call may have connected while this one waited for the lock.
         if let Some(guard) = self.try_acquire(lane) {
             return Ok(guard);
