@@ -3,10 +3,11 @@
 //! the others get fire-and-forget copies through a bounded queue.
 //!
 //! The data flow of one call: the downstream body is cut into messages
-//! ([`MessageReader`]); a task per call (the [`Splitter`]) hands each message to every
-//! target whose filter passes it: to the responder with backpressure, to the others
-//! without (a full queue drops the message and counts it). Each copy is its own upstream
-//! call ([`copy`]), bounded by the call's deadline and the route's `copy_timeout`.
+//! ([`MessageReader`]) by the responder's request body (the [`Splitter`]), which hands
+//! each message to every other target whose filter passes it without waiting (a full
+//! queue drops the message and counts it) and passes it on to the responder, whose flow
+//! control paces the client. Each copy is its own upstream call ([`copy`]), bounded by
+//! the call's deadline and the route's `copy_timeout`.
 
 mod channel_body;
 mod copy;
@@ -46,10 +47,6 @@ use splitter::Splitter;
 
 /// Header added to every copy, so an upstream knows it got one; the value is the route.
 pub(crate) const MIRROR_HEADER: HeaderName = HeaderName::from_static("x-yardmaster-mirror");
-
-/// Messages queued towards the responder: a little slack, then the client waits
-/// (HTTP/2 flow control carries the backpressure to it).
-const RESPONDER_QUEUE: usize = 2;
 
 /// Messages queued towards one copy of a stream before further messages for it are
 /// dropped: absorbs a burst without letting a slow target hold much memory.
@@ -221,7 +218,6 @@ pub(crate) async fn mirror(
         .get(responder)
         .ok_or_else(|| MirrorError::NoTarget(call_type.clone()))?;
 
-    let (responder_tx, responder_body) = channel_body::channel(RESPONDER_QUEUE);
     let failure = FailureCell::default();
     let per_message = action
         .extractor
@@ -233,16 +229,14 @@ pub(crate) async fn mirror(
         path: path.to_owned(),
         call_type: (!per_message).then_some(call_type),
         responder,
-        responder_tx: Some(responder_tx),
+        reader,
+        first,
         streams: Vec::new(),
         deadline,
         failure: failure.clone(),
+        is_done: false,
     };
-    // Detached on purpose: the splitter lives exactly as long as the downstream request
-    // body, the responder's request and the deadline allow, and ends with the first of them.
-    tokio::spawn(splitter.run(reader, first));
-
-    let req = head.request(yardmaster_core::body::boxed(responder_body), deadline, None);
+    let req = head.request(yardmaster_core::body::boxed(splitter), deadline, None);
     let call = target.cluster.call(req, head.client);
     let result = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, call).await.map_err(|_| {

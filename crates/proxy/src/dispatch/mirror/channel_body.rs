@@ -1,4 +1,4 @@
-//! The request body of one target of a mirrored call: the messages that passed the
+//! The request body of one copy of a mirrored call: the messages that passed the copy
 //! target's filter, fed by the call's splitter through a bounded channel.
 
 use std::pin::Pin;
@@ -11,14 +11,14 @@ use http_body::{Body as HttpBody, Frame};
 use tokio::sync::mpsc;
 use yardmaster_core::BoxError;
 
-/// The sending half, held by the splitter.
+/// The sending half, held by the call's splitter.
 #[derive(Debug)]
 pub(crate) struct ChannelSender {
     tx: mpsc::Sender<Bytes>,
     finished: Arc<AtomicBool>,
 }
 
-/// The body a target's request carries. Ends cleanly when the downstream request ended;
+/// The body a copy's request carries. Ends cleanly when the downstream request ended;
 /// fails (which resets the upstream stream) when the splitter stopped early.
 #[derive(Debug)]
 pub(crate) struct ChannelBody {
@@ -43,22 +43,12 @@ pub(crate) fn channel(capacity: usize) -> (ChannelSender, ChannelBody) {
 }
 
 impl ChannelSender {
-    /// Waits for room, then queues `message`; `false` when the body is gone.
-    pub(crate) async fn send(&self, message: Bytes) -> bool {
-        self.tx.send(message).await.is_ok()
-    }
-
     /// Queues `message` if there is room; `Err(true)` when full, `Err(false)` when gone.
     pub(crate) fn try_send(&self, message: Bytes) -> Result<(), bool> {
         self.tx.try_send(message).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => true,
             mpsc::error::TrySendError::Closed(_) => false,
         })
-    }
-
-    /// Resolves when the body has been dropped (the target's call is over).
-    pub(crate) async fn closed(&self) {
-        self.tx.closed().await;
     }
 
     /// Ends the body cleanly once the queued messages are read.

@@ -1,6 +1,9 @@
 //! Whole gRPC messages out of the downstream request body, as its DATA frames arrive.
 
-use http_body_util::BodyExt;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http_body::Body as _;
 use hyper::body::Incoming;
 use yardmaster_core::grpc_frame::{Message, MessageDecoder};
 
@@ -26,19 +29,29 @@ impl MessageReader {
     /// The next message; `Ok(None)` once the request ended between messages.
     /// Cancel-safe: bytes already read stay in the decoder.
     pub(super) async fn next(&mut self) -> Result<Option<Message>, MirrorError> {
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// [`MessageReader::next`] as a poll.
+    pub(super) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Message>, MirrorError>> {
         loop {
             if let Some(message) = self.decoder.next_message()? {
-                return Ok(Some(message));
+                return Poll::Ready(Ok(Some(message)));
             }
             if self.is_done {
-                return Ok(None);
+                return Poll::Ready(Ok(None));
             }
-            match self.body.frame().await {
+            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
                 None => {
                     self.is_done = true;
                     self.decoder.finish()?;
                 }
-                Some(Err(error)) => return Err(MirrorError::Downstream(error.to_string())),
+                Some(Err(error)) => {
+                    return Poll::Ready(Err(MirrorError::Downstream(error.to_string())))
+                }
                 // Request trailers carry nothing the targets need.
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {

@@ -1,9 +1,15 @@
-//! The task of one mirrored call that hands each downstream message to every target whose
-//! filter passes it: the responder waits for room, copies never make the client wait.
+//! The responder's request body of one mirrored call. Each time the responder's upstream
+//! stream asks for more, it reads the next downstream message, hands it to every other
+//! target whose filter passes it (never waiting) and returns it if the responder's filter
+//! passes it. No task and no channel stand between the client and the responder: the
+//! responder's flow control is the client's backpressure, as on a plain forwarded call.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame};
 use tokio::time::Instant;
 use yardmaster_config::MessageType;
 use yardmaster_core::grpc_frame::Message;
@@ -15,6 +21,9 @@ use crate::dispatch::request_head::RequestHead;
 use crate::response_body::FailureCell;
 
 /// The state of one call's message distribution.
+///
+/// Dropped before the downstream request ended (the responder's call is over, failed or
+/// past its deadline), it drops every copy's sender unfinished, which resets the copies.
 #[derive(Debug)]
 pub(super) struct Splitter {
     pub(super) mirror: Arc<Mirror>,
@@ -25,12 +34,15 @@ pub(super) struct Splitter {
     /// `None` when each message is typed on its own.
     pub(super) call_type: Option<MessageType>,
     pub(super) responder: usize,
-    pub(super) responder_tx: Option<ChannelSender>,
+    pub(super) reader: MessageReader,
+    /// The first message, when choosing the responder needed it read already.
+    pub(super) first: Option<Message>,
     /// Per target, the copy stream of this call (grown on first use).
     pub(super) streams: Vec<CopyStream>,
     pub(super) deadline: Option<Instant>,
     /// Where a failure of the request stream is left for the client's response.
     pub(super) failure: FailureCell,
+    pub(super) is_done: bool,
 }
 
 /// A non-responding target's part in one call.
@@ -44,85 +56,72 @@ pub(super) enum CopyStream {
     Skipped,
 }
 
-/// Why the distribution stopped before the downstream request ended.
-enum Stop {
-    /// The responder's request is gone: its call is over.
-    ResponderGone,
-    Failed(MirrorError),
-}
+impl HttpBody for Splitter {
+    type Data = Bytes;
+    type Error = MirrorError;
 
-impl From<MirrorError> for Stop {
-    fn from(error: MirrorError) -> Stop {
-        Stop::Failed(error)
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, MirrorError>>> {
+        let this = self.get_mut();
+        if this.is_done {
+            return Poll::Ready(None);
+        }
+        loop {
+            let next = match this.first.take() {
+                Some(message) => Ok(Some(message)),
+                None => ready!(this.reader.poll_next(cx)),
+            };
+            let delivered = match next {
+                Ok(Some(message)) => this.deliver(message),
+                Ok(None) => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                Err(error) => Err(error),
+            };
+            match delivered {
+                Ok(Some(framed)) => return Poll::Ready(Some(Ok(Frame::data(framed)))),
+                // Not for the responder: read on.
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "mirrored request stream failed");
+                    let _ = this.failure.set((error.grpc_code(), error.to_string()));
+                    // Dropped unfinished, the copies are reset.
+                    this.streams.clear();
+                    this.is_done = true;
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.is_done
     }
 }
 
 impl Splitter {
-    /// Distributes `first` (if already read) and every further message until the request
-    /// ends (every target's stream then ends cleanly), fails, the responder's request goes
-    /// away or the deadline passes (every target's stream is then reset).
-    pub(super) async fn run(mut self, mut reader: MessageReader, first: Option<Message>) {
-        let deadline = self.deadline;
-        let pump = self.pump(&mut reader, first);
-        let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, pump)
-                .await
-                .unwrap_or(Err(Stop::ResponderGone)),
-            None => pump.await,
-        };
-        match result {
-            Ok(()) => {
-                if let Some(tx) = self.responder_tx.take() {
-                    tx.finish();
-                }
-                for stream in self.streams.drain(..) {
-                    if let CopyStream::Open(tx) = stream {
-                        tx.finish();
-                    }
-                }
-            }
-            Err(Stop::Failed(error)) => {
-                tracing::debug!(%error, "mirrored request stream failed");
-                let _ = self.failure.set((error.grpc_code(), error.to_string()));
-            }
-            // Dropping the senders unfinished resets every target's stream.
-            Err(Stop::ResponderGone) => {}
-        }
-    }
-
-    async fn pump(
-        &mut self,
-        reader: &mut MessageReader,
-        first: Option<Message>,
-    ) -> Result<(), Stop> {
-        if let Some(message) = first {
-            self.deliver(message).await?;
-        }
-        loop {
-            let next = match &self.responder_tx {
-                Some(tx) => tokio::select! {
-                    biased;
-                    () = tx.closed() => return Err(Stop::ResponderGone),
-                    next = reader.next() => next?,
-                },
-                None => reader.next().await?,
-            };
-            match next {
-                Some(message) => self.deliver(message).await?,
-                None => return Ok(()),
+    /// The downstream request ended: every copy's stream ends cleanly.
+    fn finish(&mut self) {
+        self.is_done = true;
+        for stream in self.streams.drain(..) {
+            if let CopyStream::Open(tx) = stream {
+                tx.finish();
             }
         }
     }
 
-    /// Hands one message to every target that takes its type: copies first (never
-    /// waiting), then the responder (waiting for room).
-    async fn deliver(&mut self, message: Message) -> Result<(), Stop> {
+    /// Hands one message to every other target that takes its type (never waiting), and
+    /// returns it if the responder takes it.
+    fn deliver(&mut self, message: Message) -> Result<Option<Bytes>, MirrorError> {
         let mirror = self.mirror.clone();
         let ty = match (&self.call_type, &mirror.extractor) {
             (Some(ty), _) => ty.clone(),
-            (None, Some(extractor)) => extractor
-                .type_of(&self.path, message.payload(), message.is_compressed())
-                .map_err(MirrorError::from)?,
+            (None, Some(extractor)) => {
+                extractor.type_of(&self.path, message.payload(), message.is_compressed())?
+            }
             (None, None) => MessageType::Number(0),
         };
         let framed = message.framed();
@@ -131,14 +130,10 @@ impl Splitter {
                 self.copy(&mirror, i, framed);
             }
         }
-        if mirror.selection.passes(self.responder, &ty) {
-            if let Some(tx) = &self.responder_tx {
-                if !tx.send(framed.clone()).await {
-                    return Err(Stop::ResponderGone);
-                }
-            }
-        }
-        Ok(())
+        Ok(mirror
+            .selection
+            .passes(self.responder, &ty)
+            .then(|| framed.clone()))
     }
 
     /// Queues `framed` for target `i`, opening its copy on the first message for it.
