@@ -223,9 +223,11 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     summary.kinds = targets.iter().map(|t| t.kind).collect();
     // Yardmaster's mirror and fan-out routes, reported as targets of their own.
-    summary
-        .kinds
-        .extend([Kind::YardmasterMirror, Kind::YardmasterFanout]);
+    summary.kinds.extend([
+        Kind::YardmasterMirror,
+        Kind::YardmasterMirrorShared,
+        Kind::YardmasterFanout,
+    ]);
     // Every proxy is up and has not served a call yet.
     for target in &targets {
         if let Some(rss) = target.proxy.as_ref().and_then(|p| p.processes.rss_bytes()) {
@@ -300,15 +302,17 @@ fn points(scenario: Scenario, targets: &[Target]) -> Vec<Point> {
     let mut points = Vec::new();
     for target in targets {
         match scenario {
-            Scenario::Mirror | Scenario::Fanout => {
-                let (kind, routed) = if scenario == Scenario::Mirror {
-                    (Kind::YardmasterMirror, target.mirror)
-                } else {
-                    (Kind::YardmasterFanout, target.fanout)
-                };
-                if let Some(addr) = routed {
+            Scenario::Mirror => {
+                if let (Some(mirror), Some(shared)) = (target.mirror, target.mirror_shared) {
                     points.push(point(Kind::Yardmaster, target.grpc, target));
-                    points.push(point(kind, addr, target));
+                    points.push(point(Kind::YardmasterMirror, mirror, target));
+                    points.push(point(Kind::YardmasterMirrorShared, shared, target));
+                }
+            }
+            Scenario::Fanout => {
+                if let Some(addr) = target.fanout {
+                    points.push(point(Kind::Yardmaster, target.grpc, target));
+                    points.push(point(Kind::YardmasterFanout, addr, target));
                 }
             }
             Scenario::BridgeIdle | Scenario::BridgeFrames => {
@@ -686,6 +690,7 @@ mod tests {
             grpc: addr(9001),
             http: addr(9002),
             mirror: Some(addr(9003)),
+            mirror_shared: Some(addr(9006)),
             fanout: Some(addr(9004)),
             tcp: Some(addr(9005)),
             proxy: None,
@@ -707,7 +712,11 @@ mod tests {
         };
         assert_eq!(
             shape(Scenario::Mirror),
-            vec![(Kind::Yardmaster, 9001), (Kind::YardmasterMirror, 9003)]
+            vec![
+                (Kind::Yardmaster, 9001),
+                (Kind::YardmasterMirror, 9003),
+                (Kind::YardmasterMirrorShared, 9006)
+            ]
         );
         assert_eq!(
             shape(Scenario::Fanout),

@@ -138,7 +138,9 @@ impl Scenario {
                  {concurrency} callers on {connections} connections) through a `mirror` route \
                  that copies every call to {MIRROR_TARGETS} more echo clusters, against \
                  Yardmaster's plain `forward` route at the same rate; the primary's latency is \
-                 what the client sees. A fixed rate, because at saturation the copies' CPU \
+                 what the client sees. The copy targets of `mirror ×2` run at the lowest CPU \
+                 priority, as if on other hosts; those of `mirror ×2, copy targets sharing \
+                 the cores` at normal priority next to the primary's upstream. A fixed rate, because at saturation the copies' CPU \
                  is taken from the primary on a shared machine; calls/s below the offered \
                  rate means the target could not keep up"
             ),

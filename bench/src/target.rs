@@ -28,8 +28,11 @@ pub(crate) enum Kind {
     Yardmaster,
     Nginx,
     Haproxy,
-    /// Yardmaster's `mirror` route (the same process as [`Kind::Yardmaster`]).
+    /// Yardmaster's `mirror` route (the same process as [`Kind::Yardmaster`]), copies to
+    /// targets at the lowest CPU priority.
     YardmasterMirror,
+    /// The same route with copies to targets at normal priority, sharing the cores.
+    YardmasterMirrorShared,
     /// Yardmaster's `fanout` route (the same process as [`Kind::Yardmaster`]).
     YardmasterFanout,
 }
@@ -43,6 +46,7 @@ impl Kind {
             Kind::Nginx => "nginx",
             Kind::Haproxy => "HAProxy",
             Kind::YardmasterMirror => "Yardmaster mirror ×2",
+            Kind::YardmasterMirrorShared => "Yardmaster mirror ×2, copy targets sharing the cores",
             Kind::YardmasterFanout => "Yardmaster fan-out ×4",
         }
     }
@@ -55,8 +59,10 @@ pub(crate) struct Target {
     pub(crate) grpc: SocketAddr,
     /// Where HTTP/1.1 load goes.
     pub(crate) http: SocketAddr,
-    /// Where `mirror` load goes (Yardmaster only).
+    /// Where `mirror` load goes (Yardmaster only): copies to low-priority targets, and to
+    /// targets at normal priority.
     pub(crate) mirror: Option<SocketAddr>,
+    pub(crate) mirror_shared: Option<SocketAddr>,
     /// Where `fanout` load goes (Yardmaster only).
     pub(crate) fanout: Option<SocketAddr>,
     /// Where raw TCP frames go: the bridge, HAProxy's `mode tcp` frontend, the TCP echo
@@ -85,6 +91,7 @@ impl Target {
             grpc: upstreams.grpc,
             http: upstreams.http,
             mirror: None,
+            mirror_shared: None,
             fanout: None,
             tcp: Some(upstreams.tcp_echo),
             proxy: None,
@@ -133,6 +140,7 @@ impl Target {
             grpc: addr(config::GRPC_LISTENER)?,
             http: addr(config::HTTP_LISTENER)?,
             mirror: Some(addr(config::MIRROR_LISTENER)?),
+            mirror_shared: Some(addr(config::MIRROR_SHARED_LISTENER)?),
             fanout: Some(addr(config::FANOUT_LISTENER)?),
             tcp: Some(addr(config::BRIDGE)?),
             proxy: Some(proxy),
@@ -239,6 +247,7 @@ impl Target {
             grpc,
             http,
             mirror: None,
+            mirror_shared: None,
             fanout: None,
             tcp,
             proxy: Some(proxy),

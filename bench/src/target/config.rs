@@ -11,17 +11,21 @@ use crate::upstream::Upstreams;
 pub(super) const GRPC_LISTENER: &str = "grpc";
 /// Yardmaster's listener for HTTP/1.1 load.
 pub(super) const HTTP_LISTENER: &str = "http";
-/// Yardmaster's listener whose route mirrors every call to two more clusters.
+/// Yardmaster's listener whose route mirrors every call to two more clusters, served at
+/// the lowest CPU priority.
 pub(super) const MIRROR_LISTENER: &str = "mirror";
+/// The same route with copies to two clusters served at normal priority.
+pub(super) const MIRROR_SHARED_LISTENER: &str = "mirror-shared";
 /// Yardmaster's listener whose route fans every call out to four endpoints.
 pub(super) const FANOUT_LISTENER: &str = "fanout";
 /// Yardmaster's TCP bridge (length-prefixed frames) to the echo bridge upstream.
 pub(super) const BRIDGE: &str = "frames";
 /// Every listener and bridge name Yardmaster reports a `listening` log line for.
-pub(super) const YARDMASTER_LISTENERS: [&str; 5] = [
+pub(super) const YARDMASTER_LISTENERS: [&str; 6] = [
     GRPC_LISTENER,
     HTTP_LISTENER,
     MIRROR_LISTENER,
+    MIRROR_SHARED_LISTENER,
     FANOUT_LISTENER,
     BRIDGE,
 ];
@@ -30,14 +34,14 @@ const BRIDGE_MAX_CLIENTS: usize = 100_000;
 
 /// Yardmaster: listeners on port 0 (the bench reads the bound ports from the log), a
 /// gRPC route matched by service like a real gateway's, JSON logs, no access log. The
-/// `mirror` and `fanout` listeners carry the same route with a `mirror` (primary `echo`,
-/// copies to `mirror-a` and `mirror-b`, queues large enough that no copy is dropped at the
-/// bench's concurrency) or `fanout` action (four endpoints, first reply wins); the bridge
-/// takes length-prefixed frames to the echo bridge upstream.
+/// `mirror`, `mirror-shared` and `fanout` listeners carry the same route with a `mirror`
+/// (primary `echo`, copies to `mirror-a` and `mirror-b` on the low-priority copy targets,
+/// or to `shared-a` and `shared-b` on two of the extra Echo services; queues large enough
+/// that no copy is dropped at the bench's concurrency) or `fanout` action (four endpoints,
+/// first reply wins); the bridge takes length-prefixed frames to the echo bridge upstream.
 pub(super) fn yardmaster(upstreams: &Upstreams) -> String {
-    let extra = |index: usize| {
-        upstreams
-            .grpc_extra
+    let address = |addrs: &[SocketAddr], index: usize| {
+        addrs
             .get(index)
             .map_or_else(String::new, ToString::to_string)
     };
@@ -81,6 +85,19 @@ listeners:
               queue_size: 1024
             - cluster: mirror-b
               queue_size: 1024
+  - name: {MIRROR_SHARED_LISTENER}
+    listen: 127.0.0.1:0
+    routes:
+      - name: echo-mirrored-shared
+        match:
+          service: yardmaster.demo.v1.Echo
+        mirror:
+          targets:
+            - cluster: echo
+            - cluster: shared-a
+              queue_size: 1024
+            - cluster: shared-b
+              queue_size: 1024
   - name: {FANOUT_LISTENER}
     listen: 127.0.0.1:0
     routes:
@@ -107,6 +124,12 @@ clusters:
   - name: mirror-b
     protocol: grpc
     endpoints: [{mirror_b}]
+  - name: shared-a
+    protocol: grpc
+    endpoints: [{shared_a}]
+  - name: shared-b
+    protocol: grpc
+    endpoints: [{shared_b}]
   - name: echo-four
     protocol: grpc
     endpoints: [{fanout_endpoints}]
@@ -120,8 +143,10 @@ clusters:
 ",
         grpc = upstreams.grpc,
         http = upstreams.http,
-        mirror_a = extra(0),
-        mirror_b = extra(1),
+        mirror_a = address(&upstreams.copy_targets, 0),
+        mirror_b = address(&upstreams.copy_targets, 1),
+        shared_a = address(&upstreams.grpc_extra, 0),
+        shared_b = address(&upstreams.grpc_extra, 1),
         bridge = upstreams.bridge,
     )
 }
@@ -288,6 +313,7 @@ mod tests {
                 (GRPC_LISTENER, 0),
                 (HTTP_LISTENER, 0),
                 (MIRROR_LISTENER, 0),
+                (MIRROR_SHARED_LISTENER, 0),
                 (FANOUT_LISTENER, 0),
             ]
         );
@@ -307,10 +333,20 @@ mod tests {
                 (
                     "mirror-a",
                     Protocol::Grpc,
-                    vec!["127.0.0.1:7011".to_owned()]
+                    vec!["127.0.0.1:7031".to_owned()]
                 ),
                 (
                     "mirror-b",
+                    Protocol::Grpc,
+                    vec!["127.0.0.1:7032".to_owned()]
+                ),
+                (
+                    "shared-a",
+                    Protocol::Grpc,
+                    vec!["127.0.0.1:7011".to_owned()]
+                ),
+                (
+                    "shared-b",
                     Protocol::Grpc,
                     vec!["127.0.0.1:7012".to_owned()]
                 ),
