@@ -114,6 +114,14 @@ pub struct ListenerConfig {
     /// Connections served at once; further clients wait in the kernel's accept queue.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Add `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host` to forwarded
+    /// requests and `Via` to forwarded requests and responses.
+    #[serde(default = "default_forwarded_headers")]
+    pub forwarded_headers: bool,
+}
+
+fn default_forwarded_headers() -> bool {
+    true
 }
 
 /// 10,000: far above what one 2-core gateway serves busily, low enough to keep a

@@ -34,12 +34,14 @@ struct Shared {
 
 impl Edge {
     /// The service for listener `listener`, reading routes from whatever snapshot is
-    /// current when each request arrives. `tls` is whether the listener terminates TLS.
+    /// current when each request arrives. `tls` is whether the listener terminates TLS,
+    /// `forwarded_headers` whether it adds `X-Forwarded-*` and `Via`.
     pub fn new(
         listener: &str,
         snapshot: Arc<ArcSwap<Snapshot>>,
         metrics: &ProxyMetrics,
         tls: bool,
+        forwarded_headers: bool,
     ) -> Edge {
         let labels = ListenerLabels {
             listener: listener.to_owned(),
@@ -51,7 +53,11 @@ impl Edge {
                 streams: metrics.streams.get_or_create(&labels).clone(),
                 connections: metrics.connections.get_or_create(&labels).clone(),
             }),
-            downstream: Downstream::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), tls),
+            downstream: Downstream::new(
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                tls,
+                forwarded_headers,
+            ),
         }
     }
 
@@ -59,7 +65,11 @@ impl Edge {
     pub(crate) fn for_connection(&self, client: SocketAddr) -> Edge {
         Edge {
             shared: self.shared.clone(),
-            downstream: Downstream::new(client, self.downstream.tls),
+            downstream: Downstream::new(
+                client,
+                self.downstream.tls,
+                self.downstream.forwarded_headers,
+            ),
         }
     }
 

@@ -1,5 +1,5 @@
 //! What a proxy changes in forwarded headers: hop-by-hop removal (RFC 9110 §7.6.1),
-//! `X-Forwarded-For/-Host/-Proto` and `Via`.
+//! `X-Forwarded-For/-Host/-Proto` and `Via` (unless the listener turns them off).
 
 use std::net::SocketAddr;
 
@@ -28,17 +28,26 @@ pub(crate) struct Downstream {
     /// `client`'s IP address as a header value, for `X-Forwarded-For`.
     client_ip: HeaderValue,
     pub(crate) tls: bool,
+    /// Whether this hop adds `X-Forwarded-*` and `Via` (the listener's `forwarded_headers`).
+    pub(crate) forwarded_headers: bool,
 }
 
 impl Downstream {
-    pub(crate) fn new(client: SocketAddr, tls: bool) -> Downstream {
+    pub(crate) fn new(client: SocketAddr, tls: bool, forwarded_headers: bool) -> Downstream {
         let client_ip = HeaderValue::from_str(&client.ip().to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
         Downstream {
             client,
             client_ip,
             tls,
+            forwarded_headers,
         }
+    }
+
+    /// The `Via` entry this hop appends to a message of `version`; `None` when the
+    /// listener adds no forwarding headers.
+    pub(crate) fn via(&self, version: Version) -> Option<HeaderValue> {
+        self.forwarded_headers.then(|| via(version))
     }
 }
 
@@ -89,13 +98,16 @@ fn has_hop_by_hop(headers: &HeaderMap) -> bool {
 
 /// Adds the forwarding headers to a request: appends the client to `X-Forwarded-For`,
 /// sets `X-Forwarded-Proto` and `X-Forwarded-Host` to what this hop saw, and appends to
-/// `Via`.
+/// `Via`. Adds nothing when the listener turned forwarding headers off.
 pub(crate) fn add_request_headers(
     headers: &mut HeaderMap,
     downstream: &Downstream,
     original_host: Option<HeaderValue>,
     version: Version,
 ) {
+    if !downstream.forwarded_headers {
+        return;
+    }
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
         None => downstream.client_ip.clone(),
         Some(Ok(existing)) => {
@@ -115,10 +127,17 @@ pub(crate) fn add_request_headers(
     headers.append(header::VIA, via(version));
 }
 
-/// Cleans an upstream response for the downstream and appends to `Via`.
-pub(crate) fn prepare_response(headers: &mut HeaderMap, keep_upgrade: bool, version: Version) {
+/// Cleans an upstream response for the downstream and appends `via` (from
+/// [`Downstream::via`]) to `Via`.
+pub(crate) fn prepare_response(
+    headers: &mut HeaderMap,
+    keep_upgrade: bool,
+    via: Option<HeaderValue>,
+) {
     remove_hop_by_hop(headers, keep_upgrade);
-    headers.append(header::VIA, via(version));
+    if let Some(via) = via {
+        headers.append(header::VIA, via);
+    }
 }
 
 fn via(version: Version) -> HeaderValue {
@@ -191,7 +210,7 @@ mod tests {
     #[test]
     fn forwarding_headers_append_client_and_via() {
         let mut map = headers(&[("x-forwarded-for", "203.0.113.7"), ("via", "1.1 edge")]);
-        let downstream = Downstream::new("127.0.0.1:5000".parse().unwrap(), true);
+        let downstream = Downstream::new("127.0.0.1:5000".parse().unwrap(), true, true);
         let host = Some(HeaderValue::from_static("api.example.com"));
         add_request_headers(&mut map, &downstream, host, Version::HTTP_2);
         assert_eq!(map["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
@@ -199,5 +218,17 @@ mod tests {
         assert_eq!(map["x-forwarded-host"], "api.example.com");
         let via: Vec<_> = map.get_all("via").iter().collect();
         assert_eq!(via, ["1.1 edge", "2 yardmaster"]);
+    }
+
+    #[test]
+    fn listener_without_forwarding_headers_adds_none() {
+        let mut map = headers(&[("x-forwarded-for", "203.0.113.7"), ("via", "1.1 edge")]);
+        let before = map.clone();
+        let downstream = Downstream::new("127.0.0.1:5000".parse().unwrap(), false, false);
+        let host = Some(HeaderValue::from_static("api.example.com"));
+        add_request_headers(&mut map, &downstream, host, Version::HTTP_2);
+        assert_eq!(map, before);
+        prepare_response(&mut map, false, downstream.via(Version::HTTP_2));
+        assert_eq!(map, before);
     }
 }

@@ -30,6 +30,7 @@ struct BoundListener {
     name: String,
     socket: TcpListener,
     settings: ListenerSettings,
+    forwarded_headers: bool,
 }
 
 /// A serving gateway. Dropping it does not stop it; call [`GatewayHandle::shutdown`].
@@ -78,6 +79,7 @@ impl Gateway {
                     max_connections: listener.max_connections,
                     drain_timeout: config.drain_timeout,
                 },
+                forwarded_headers: listener.forwarded_headers,
             });
         }
         let bridge_metrics = BridgeMetrics::new(&mut registry);
@@ -134,6 +136,7 @@ impl Gateway {
                 self.snapshot.clone(),
                 &self.proxy_metrics,
                 tls,
+                listener.forwarded_headers,
             );
             tasks.spawn(yardmaster_proxy::serve(
                 listener.socket,

@@ -125,7 +125,7 @@ fn control_characters_stay_escaped_in_messages() {
     let error = assert_rejected("listeners:\n  - name: edge\n    \"lis\\nten\": 1\n");
     assert_eq!(
         error.to_string(),
-        "gateway.yaml:3:5: listeners[0].lis\\nten: unknown key `lis\\nten` (allowed keys: name, listen, tls, routes, max_connections)"
+        "gateway.yaml:3:5: listeners[0].lis\\nten: unknown key `lis\\nten` (allowed keys: name, listen, tls, routes, max_connections, forwarded_headers)"
     );
 }
 

@@ -13,7 +13,7 @@ fn unknown_key_names_the_key_and_the_allowed_ones() {
     ";
     assert_eq!(
         errors(text),
-        ["gateway.yaml:4:5: listeners[0].rotues: unknown key `rotues` (allowed keys: name, listen, tls, routes, max_connections)"]
+        ["gateway.yaml:4:5: listeners[0].rotues: unknown key `rotues` (allowed keys: name, listen, tls, routes, max_connections, forwarded_headers)"]
     );
 }
 

@@ -67,7 +67,7 @@ pub(crate) async fn forward(
         upgrade::splice(downstream_upgrade, hyper::upgrade::on(&mut response));
     }
     let (mut parts, body) = response.into_parts();
-    forwarded::prepare_response(&mut parts.headers, switching, version);
+    forwarded::prepare_response(&mut parts.headers, switching, downstream.via(version));
     let mut body = ProxyBody::upstream(body, is_grpc);
     if let (Some(deadline), true) = (deadline, is_grpc) {
         body = body.with_deadline(deadline);

@@ -261,7 +261,7 @@ pub(crate) async fn mirror(
         }
     };
     let (mut parts, body) = response.into_parts();
-    forwarded::prepare_response(&mut parts.headers, false, head.version);
+    forwarded::prepare_response(&mut parts.headers, false, head.via.clone());
     let mut body = ProxyBody::upstream(body, true).with_failure(failure);
     if let Some(deadline) = deadline {
         body = body.with_deadline(deadline);

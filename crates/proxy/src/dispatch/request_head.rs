@@ -17,6 +17,8 @@ pub(crate) struct RequestHead {
     pub(crate) uri: Uri,
     pub(crate) version: Version,
     headers: HeaderMap,
+    /// The `Via` entry responses get on their way back, if the listener adds one.
+    pub(crate) via: Option<HeaderValue>,
     /// The downstream's address, for `hash_on: client_address`.
     pub(crate) client: IpAddr,
 }
@@ -38,6 +40,7 @@ impl RequestHead {
         parts.headers.remove(header::CONTENT_LENGTH);
         parts.headers.remove(grpc_timeout::HEADER);
         RequestHead {
+            via: downstream.via(parts.version),
             uri: parts.uri,
             version: parts.version,
             headers: parts.headers,

@@ -112,7 +112,7 @@ async fn check_reports_parse_errors_with_location_and_field_path() {
         (
             "unknown key",
             "listeners:\n  - name: public\n    listen: 127.0.0.1:8080\n    bogus: 1\n",
-            "broken.yaml:4:5: listeners[0].bogus: unknown key `bogus` (allowed keys: name, listen, tls, routes, max_connections)",
+            "broken.yaml:4:5: listeners[0].bogus: unknown key `bogus` (allowed keys: name, listen, tls, routes, max_connections, forwarded_headers)",
         ),
         (
             "wrong type",

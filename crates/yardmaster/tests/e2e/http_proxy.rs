@@ -196,6 +196,45 @@ async fn forwarding_headers_append_to_those_of_earlier_proxies() {
 }
 
 #[tokio::test]
+async fn listener_without_forwarding_headers_passes_them_on_untouched() {
+    let upstream = HttpUpstream::start("one").await;
+    let gateway = TestGateway::start(&format!(
+        r#"
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    forwarded_headers: false
+    routes:
+      - forward: {{ cluster: web }}
+clusters:
+  - name: web
+    protocol: http1
+    endpoints: [{}]
+"#,
+        upstream.addr()
+    ))
+    .await;
+
+    for client in [Version::HTTP_11, Version::HTTP_2] {
+        let req = Request::get("/hello")
+            .header("host", "shop.example.com")
+            .header("x-forwarded-for", "203.0.113.7")
+            .header("via", "1.1 edge")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let reply = send(client, gateway.addr(), req).await;
+        let seen_by_upstream = description(&reply);
+
+        // What the client sent arrives as sent; this hop adds nothing.
+        assert_eq!(seen(&seen_by_upstream, "x-forwarded-for"), ["203.0.113.7"]);
+        assert!(seen(&seen_by_upstream, "x-forwarded-proto").is_empty());
+        assert!(seen(&seen_by_upstream, "x-forwarded-host").is_empty());
+        assert_eq!(seen(&seen_by_upstream, "via"), ["1.1 edge"]);
+        assert!(reply.header_values("via").is_empty(), "{client:?}");
+    }
+}
+
+#[tokio::test]
 async fn path_prefix_and_host_are_rewritten() {
     let (gateway, _upstreams) = web_gateway().await;
     let req = Request::get("/api/users/7?full=1")

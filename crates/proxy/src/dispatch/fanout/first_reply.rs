@@ -86,7 +86,7 @@ pub(super) async fn call(
     }
     calls.abort_all();
     let mut parts = reply.parts;
-    forwarded::prepare_response(&mut parts.headers, false, call.head.version);
+    forwarded::prepare_response(&mut parts.headers, false, call.head.via.clone());
     let mut frames: Vec<Result<_, std::convert::Infallible>> = vec![Ok(Frame::data(reply.body))];
     frames.extend(reply.trailers.map(|t| Ok(Frame::trailers(t))));
     let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));

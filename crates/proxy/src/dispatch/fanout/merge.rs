@@ -69,7 +69,7 @@ pub(super) async fn call(
     };
     match start {
         Ok(Start::Head(mut headers)) => {
-            forwarded::prepare_response(&mut headers, false, call.head.version);
+            forwarded::prepare_response(&mut headers, false, call.head.via.clone());
             let mut response =
                 Response::new(ProxyBody::local(yardmaster_core::body::boxed(FrameBody {
                     rx,
