@@ -1,6 +1,7 @@
 //! The configuration each proxy runs with. All three get the same job: gRPC over h2c to
 //! the Echo upstream, HTTP/1.1 to the HTTP upstream, connections to the upstream kept
-//! open, no access log, one worker (process or thread) per core.
+//! open, no access log, no forwarding headers added, one worker (process or thread) per
+//! core.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -33,7 +34,8 @@ pub(super) const YARDMASTER_LISTENERS: [&str; 6] = [
 const BRIDGE_MAX_CLIENTS: usize = 100_000;
 
 /// Yardmaster: listeners on port 0 (the bench reads the bound ports from the log), a
-/// gRPC route matched by service like a real gateway's, JSON logs, no access log. The
+/// gRPC route matched by service like a real gateway's, JSON logs, no access log, no
+/// forwarding headers (nginx and HAProxy add none here either). The
 /// `mirror`, `mirror-shared` and `fanout` listeners carry the same route with a `mirror`
 /// (primary `echo`, copies to `mirror-a` and `mirror-b` on the low-priority copy targets,
 /// or to `shared-a` and `shared-b` on two of the extra Echo services; queues large enough
@@ -60,6 +62,7 @@ drain_timeout: 1s
 listeners:
   - name: {GRPC_LISTENER}
     listen: 127.0.0.1:0
+    forwarded_headers: false
     routes:
       - name: echo
         match:
@@ -68,12 +71,14 @@ listeners:
           cluster: echo
   - name: {HTTP_LISTENER}
     listen: 127.0.0.1:0
+    forwarded_headers: false
     routes:
       - name: web
         forward:
           cluster: web
   - name: {MIRROR_LISTENER}
     listen: 127.0.0.1:0
+    forwarded_headers: false
     routes:
       - name: echo-mirrored
         match:
@@ -87,6 +92,7 @@ listeners:
               queue_size: 1024
   - name: {MIRROR_SHARED_LISTENER}
     listen: 127.0.0.1:0
+    forwarded_headers: false
     routes:
       - name: echo-mirrored-shared
         match:
@@ -100,6 +106,7 @@ listeners:
               queue_size: 1024
   - name: {FANOUT_LISTENER}
     listen: 127.0.0.1:0
+    forwarded_headers: false
     routes:
       - name: echo-fanout
         match:
@@ -301,6 +308,7 @@ mod tests {
         let yaml = yardmaster(&upstreams());
         let config = yardmaster_config::from_str(&yaml, "bench.yaml").unwrap();
         assert!(!config.log.access_log);
+        assert!(config.listeners.iter().all(|l| !l.forwarded_headers));
         assert_eq!(config.log.format, LogFormat::Json);
         let listeners: Vec<(&str, u16)> = config
             .listeners
