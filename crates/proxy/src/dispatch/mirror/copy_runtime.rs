@@ -22,10 +22,11 @@ pub(crate) struct CopyRuntime {
 }
 
 impl CopyRuntime {
-    /// Starts one low-priority thread per core.
+    /// Starts one low-priority thread per two cores (at least one).
     pub(crate) fn start() -> io::Result<CopyRuntime> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .thread_name("yardmaster-copies")
+            .worker_threads(copy_threads())
             .on_thread_start(lower_priority)
             .enable_all()
             .build()?;
@@ -48,6 +49,12 @@ impl Drop for CopyRuntime {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Fewer copy threads than cores: on two cores one copy thread instead of two took about
+/// a tenth less gateway CPU per mirrored call, and at any moment one core runs no copy.
+fn copy_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
 }
 
 /// Lowers the calling thread's CPU priority (Linux: on a thread ID `setpriority(2)`
