@@ -52,7 +52,8 @@ impl Drop for CopyRuntime {
 }
 
 /// Fewer copy threads than cores: on two cores one copy thread instead of two took about
-/// a tenth less gateway CPU per mirrored call, and at any moment one core runs no copy.
+/// a tenth less gateway CPU per mirrored call, and at most half the cores run copies at
+/// any moment.
 fn copy_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
 }
