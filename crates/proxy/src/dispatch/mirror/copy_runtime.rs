@@ -94,5 +94,6 @@ mod tests {
         assert_eq!(name.as_deref(), Some("yardmaster-copies"));
         // The thread that started the runtime keeps its priority.
         assert_eq!(own().unwrap(), before);
+        assert_eq!(copies.handle().metrics().num_workers(), copy_threads());
     }
 }
