@@ -24,6 +24,7 @@ use yardmaster_core::Body;
 
 use crate::circuit_breaker::{CircuitBreaker, Permit};
 use crate::h2_stream::{split_request, with_pump, H2Body, Http2Error, RequestPump};
+use crate::home_thread;
 use crate::ClusterError;
 
 /// HTTP/2 stream window towards upstreams: 2 MiB lets a large message flow without a
@@ -53,9 +54,10 @@ pub(crate) struct H2Settings {
 }
 
 /// Which connections a call uses. Live calls share connections driven by the runtime the
-/// cluster was built on; background calls (mirror copies, run on low-priority threads)
-/// get connections of their own, driven by the runtime they run on, so a copy's frames
-/// neither wait for nor hold up live calls, and cross no threads.
+/// cluster was built on, except on a thread that keeps its own (`home_thread`);
+/// background calls (mirror copies, run on low-priority threads) get connections of
+/// their own, driven by the runtime they run on, so a copy's frames neither wait for nor
+/// hold up live calls, and cross no threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lane {
     /// A call a client waits for.
@@ -86,6 +88,9 @@ pub(crate) struct H2Pool {
 pub(crate) struct PooledConnection {
     sender: SendRequest<Bytes>,
     lane: Lane,
+    /// The thread that opened and drives this live connection, when that thread keeps
+    /// its connections (see `home_thread`); only calls on that thread use it.
+    home: Option<u32>,
     state: Arc<ConnectionState>,
     /// Dropped with the last handle of the connection: wakes its task, which then lets
     /// h2 close a connection nobody can use any more.
@@ -261,11 +266,16 @@ impl H2Pool {
         if let Some(guard) = self.try_acquire(lane) {
             return Ok(guard);
         }
-        let permit = self
-            .settings
-            .breaker
-            .connection()
-            .map_err(|o| ClusterError::overloaded(cluster, o))?;
+        let permit = match self.settings.breaker.connection() {
+            Ok(permit) => permit,
+            // At the connection limit, a thread that keeps its own connections borrows
+            // one with room from another thread before the call fails.
+            Err(overload) => {
+                return self
+                    .find_stream(lane, None)
+                    .ok_or_else(|| ClusterError::overloaded(cluster, overload));
+            }
+        };
         let connection = self.connect(cluster, permit, lane).await.inspect_err(|_| {
             self.connect_errors.inc();
         })?;
@@ -280,8 +290,14 @@ impl H2Pool {
     }
 
     fn try_acquire(&self, lane: Lane) -> Option<StreamGuard> {
+        self.find_stream(lane, Some(home_of(lane)))
+    }
+
+    /// A stream slot on an open connection of `lane` with room, on a connection of `home`
+    /// or, given `None`, of any home.
+    fn find_stream(&self, lane: Lane, home: Option<Option<u32>>) -> Option<StreamGuard> {
         self.connections.load().iter().find_map(|c| {
-            if c.lane != lane {
+            if c.lane != lane || home.is_some_and(|home| c.home != home) {
                 return None;
             }
             let peer_max = c.state.peer_max_streams.load(Ordering::Relaxed);
@@ -368,16 +384,27 @@ impl H2Pool {
             }
             task_state.closed.store(true, Ordering::Release);
         };
-        match (lane, &settings.runtime) {
-            (Lane::Live, Some(runtime)) => runtime.spawn(drive),
+        let home = home_of(lane);
+        match (lane, home, &settings.runtime) {
+            (Lane::Live, None, Some(runtime)) => runtime.spawn(drive),
             _ => tokio::spawn(drive),
         };
         Ok(PooledConnection {
             sender,
             lane,
+            home,
             state,
             _close: close,
         })
+    }
+}
+
+/// Which thread's connections a call on this thread and lane uses: its own on a thread
+/// that keeps them, else the ones every such call shares.
+fn home_of(lane: Lane) -> Option<u32> {
+    match lane {
+        Lane::Live => home_thread::current(),
+        Lane::Background => None,
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Config {
     /// How long in-flight calls may take to finish after SIGTERM/SIGINT.
     #[serde(default = "default_drain_timeout", with = "duration")]
     pub drain_timeout: Duration,
+    /// Threads serving downstream connections, each with its own upstream connections;
+    /// absent means one per CPU core.
+    #[serde(default)]
+    pub workers: Option<usize>,
     /// Where the gateway accepts downstream connections, each with its ordered routes.
     pub listeners: Vec<ListenerConfig>,
     /// Named groups of upstream endpoints that routes send to.

@@ -13,6 +13,9 @@ use std::net::SocketAddr;
 
 use crate::model::{ClusterConfig, Config, ListenerConfig};
 
+/// More worker threads than this is a typo, not a machine.
+const MAX_WORKERS: usize = 1024;
+
 /// Problems found, as `(field path, message)`; empty when the configuration is valid.
 pub(crate) type Problems = Vec<(String, String)>;
 
@@ -25,6 +28,14 @@ pub(crate) fn validate(config: &mut Config) -> Problems {
             "listeners".to_owned(),
             "at least one listener is required".to_owned(),
         ));
+    }
+    if let Some(workers) = config.workers {
+        if !(1..=MAX_WORKERS).contains(&workers) {
+            problems.push((
+                "workers".to_owned(),
+                format!("must be between 1 and {MAX_WORKERS}, got {workers}"),
+            ));
+        }
     }
     check_unique_names(
         "listener",

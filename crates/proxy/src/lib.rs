@@ -8,7 +8,8 @@
 //! (`route`), endpoint choice and connections (`cluster`) or the file format (`config`).
 //!
 //! Main types: [`Snapshot`] (one immutable config version), [`Edge`] (the tower service of
-//! one listener), [`serve`] (the accept loop), [`ProxyMetrics`], [`tls::acceptor`].
+//! one listener), [`serve`] (the accept loop), [`Workers`] (the threads serving
+//! connections), [`ProxyMetrics`], [`tls::acceptor`].
 
 mod call_record;
 mod dispatch;
@@ -22,9 +23,11 @@ mod response_body;
 mod snapshot;
 pub mod tls;
 mod upgrade;
+mod workers;
 
 pub use edge::Edge;
 pub use listener::{serve, ListenerSettings};
 pub use metrics::ProxyMetrics;
 pub use response_body::ProxyBody;
 pub use snapshot::{Snapshot, SnapshotError};
+pub use workers::Workers;

@@ -1,6 +1,6 @@
-//! The accept loop of a listener that was already bound: one task per connection,
-//! HTTP/1.1 and HTTP/2 detected per connection, optional TLS, bounded concurrency and
-//! graceful shutdown.
+//! The accept loop of a listener that was already bound: one task per connection, on
+//! one of the [`Workers`], HTTP/1.1 and HTTP/2 detected per connection, optional TLS,
+//! bounded concurrency and graceful shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use crate::Edge;
+use crate::{Edge, Workers};
 
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,13 +39,14 @@ pub struct ListenerSettings {
     pub drain_timeout: Duration,
 }
 
-/// Accepts connections on `listener` until `shutdown` resolves, then stops accepting,
-/// asks every connection to finish (HTTP/2 GOAWAY, HTTP/1 close after the current
-/// response) and waits up to `drain_timeout` for them.
+/// Accepts connections on `listener` until `shutdown` resolves, serving each on one of
+/// `workers`, then stops accepting, asks every connection to finish (HTTP/2 GOAWAY,
+/// HTTP/1 close after the current response) and waits up to `drain_timeout` for them.
 pub async fn serve(
     listener: TcpListener,
     edge: Edge,
     settings: ListenerSettings,
+    workers: Workers,
     shutdown: impl Future<Output = ()>,
 ) {
     let builder = Arc::new(http_builder());
@@ -66,6 +67,14 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, client)) => {
+                // Leaves this runtime's reactor; the worker registers it with its own.
+                let stream = match stream.into_std() {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        tracing::debug!(%error, %client, "handing a connection over failed");
+                        continue;
+                    }
+                };
                 let connection = Connection {
                     edge: edge.for_connection(client),
                     builder: builder.clone(),
@@ -73,7 +82,7 @@ pub async fn serve(
                     _permit: permit,
                 };
                 // Owned by `graceful`, which waits for it on shutdown.
-                tokio::spawn(connection.run(stream, settings.tls.clone()));
+                workers.spawn(connection.run(stream, settings.tls.clone()));
             }
             Err(error) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -126,7 +135,14 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, stream: TcpStream, tls: Option<TlsAcceptor>) {
+    async fn run(self, stream: std::net::TcpStream, tls: Option<TlsAcceptor>) {
+        let stream = match TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "registering an accepted connection failed");
+                return;
+            }
+        };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "setting TCP_NODELAY failed");
         }

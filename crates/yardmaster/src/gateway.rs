@@ -14,7 +14,7 @@ use yardmaster_admin::{AdminState, EndpointChange, GatewayView, UpdateError};
 use yardmaster_bridge::{Bridge, BridgeMetrics};
 use yardmaster_cluster::{ClusterMetrics, ClusterSet, ClusterStatus};
 use yardmaster_config::Config;
-use yardmaster_proxy::{tls, Edge, ListenerSettings, ProxyMetrics, Snapshot};
+use yardmaster_proxy::{tls, Edge, ListenerSettings, ProxyMetrics, Snapshot, Workers};
 
 /// A gateway whose sockets are bound but which serves nothing yet.
 pub struct Gateway {
@@ -33,7 +33,7 @@ struct BoundListener {
     forwarded_headers: bool,
 }
 
-/// A serving gateway. Dropping it does not stop it; call [`GatewayHandle::shutdown`].
+/// A serving gateway. Dropping it stops it abruptly; [`GatewayHandle::shutdown`] drains.
 pub struct GatewayHandle {
     addrs: Vec<(String, SocketAddr)>,
     bridge_addrs: Vec<(String, SocketAddr)>,
@@ -41,6 +41,9 @@ pub struct GatewayHandle {
     shutdown: watch::Sender<bool>,
     ready: Arc<AtomicBool>,
     tasks: JoinSet<()>,
+    /// The threads serving downstream connections; they stop when this is dropped, after
+    /// the listeners have drained.
+    _workers: Workers,
 }
 
 impl Gateway {
@@ -123,6 +126,13 @@ impl Gateway {
         let (shutdown, signal) = watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));
         let mut tasks = JoinSet::new();
+        let worker_count = self
+            .snapshot
+            .load()
+            .config()
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let workers = Workers::start(worker_count).context("starting the worker threads")?;
         let mut addrs = Vec::with_capacity(self.listeners.len());
         for listener in self.listeners {
             let addr = listener
@@ -142,9 +152,10 @@ impl Gateway {
                 listener.socket,
                 edge,
                 listener.settings,
+                workers.clone(),
                 shutdown_signal(signal.clone()),
             ));
-            tracing::info!(listener = %listener.name, %addr, tls, "listening");
+            tracing::info!(listener = %listener.name, %addr, tls, workers = workers.count(), "listening");
         }
         let mut bridge_addrs = Vec::with_capacity(self.bridges.len());
         let mut bridge_handles = Vec::with_capacity(self.bridges.len());
@@ -187,6 +198,7 @@ impl Gateway {
             shutdown,
             ready,
             tasks,
+            _workers: workers,
         })
     }
 }

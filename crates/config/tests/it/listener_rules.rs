@@ -123,3 +123,21 @@ fn rejects_zero_max_connections() {
         ["gateway.yaml:4:22: listeners[0].max_connections: max_connections must be at least 1 (the default is 10000)"]
     );
 }
+
+#[test]
+fn workers_default_to_one_per_core_and_must_be_a_sane_count() {
+    let with_workers = |workers: &str| {
+        format!("workers: {workers}\nlisteners:\n  - name: edge\n    listen: 127.0.0.1:8080\n")
+    };
+    let default = config("listeners: [{ name: edge, listen: 127.0.0.1:8080 }]");
+    assert_eq!(default.workers, None);
+    assert_eq!(config(&with_workers("3")).workers, Some(3));
+    for bad in ["0", "5000"] {
+        assert_eq!(
+            errors(&with_workers(bad)),
+            [format!(
+                "gateway.yaml:1:10: workers: must be between 1 and 1024, got {bad}"
+            )]
+        );
+    }
+}

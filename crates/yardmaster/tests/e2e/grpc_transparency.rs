@@ -393,6 +393,9 @@ async fn slow_reader_stalls_the_upstream_instead_of_being_buffered() {
     let upstream = CountingUpstream::start().await;
     let gateway = TestGateway::start(&one_route_to(&[upstream.addr])).await;
     let stream = TcpStream::connect(gateway.addr()).await.unwrap();
+    // As gRPC clients do: with Nagle, each small WINDOW_UPDATE would wait for the ACK
+    // of the one before, which the gateway delays (tens of ms per 32 KiB read).
+    stream.set_nodelay(true).unwrap();
     let (mut sender, connection) = client_http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .initial_stream_window_size(64 * 1024)

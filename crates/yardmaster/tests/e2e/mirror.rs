@@ -175,6 +175,11 @@ struct Acceptance {
 impl Acceptance {
     /// `mirror1_stuck`: Mirror1 never answers; `extra`: further keys of Mirror1's target.
     async fn start(mirror1_stuck: bool, extra: &str) -> Acceptance {
+        Acceptance::start_with(mirror1_stuck, extra, "").await
+    }
+
+    /// As `start`, with `top` (top-level keys) put before the configuration.
+    async fn start_with(mirror1_stuck: bool, extra: &str, top: &str) -> Acceptance {
         let server1 = RecordingUpstream::start("server1", false).await;
         let mirror1 = RecordingUpstream::start("mirror1", mirror1_stuck).await;
         let mirror2 = RecordingUpstream::start("mirror2", false).await;
@@ -186,7 +191,7 @@ impl Acceptance {
             server2.addr,
             extra,
         );
-        let gateway = TestGateway::start(&yaml).await;
+        let gateway = TestGateway::start(&format!("{top}{yaml}")).await;
         Acceptance {
             server1,
             mirror1,
@@ -363,10 +368,11 @@ async fn acceptance_each_target_receives_exactly_its_types_and_responders_answer
 /// Copies travel on upstream connections of their own, never on those of answered
 /// calls: Server2, which answers type 3 and gets copies of type 2, holds one connection
 /// for each and reuses both; Server1 (answers only) and Mirror1 (copies only) hold one.
+/// One worker thread, since each worker opens its own connections for answered calls.
 #[tokio::test]
 async fn copies_and_answered_calls_to_one_target_use_separate_connections() {
     // Kept whole: an upstream dropped out of the struct would stop serving.
-    let scenario = Acceptance::start(false, "").await;
+    let scenario = Acceptance::start_with(false, "", "workers: 1").await;
     let gateway = &scenario.gateway;
     for _ in 0..2 {
         assert_eq!(

@@ -1,5 +1,5 @@
 //! Upstream connection management: extra connections past the stream limit, idle
-//! close, and the stream idle timeout.
+//! close, the stream idle timeout, and each worker thread's own connections.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +7,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Streaming};
 use yardmaster_demo::pb::echo_client::EchoClient;
 use yardmaster_demo::pb::{EchoReply, EchoRequest};
-use yardmaster_test_support::{FreezableRelay, TestUpstream, HANG_LIMIT};
+use yardmaster_test_support::{FreezableRelay, TestGateway, TestUpstream, HANG_LIMIT};
 
 use crate::balancing::{addresses, gateway_with, served_by};
 
@@ -32,6 +32,49 @@ async fn opens_another_connection_at_the_stream_limit_and_closes_idle_ones() {
     // And the endpoint still serves, on a new connection.
     assert_eq!(served_by(&mut client.clone()).await, "a");
     gateway.shutdown().await;
+}
+
+/// Each worker thread keeps upstream connections of its own: two client connections,
+/// served by the two workers, make two connections to one endpoint. At `max_connections:
+/// 1`, the second worker borrows the first one's connection instead of failing the call.
+#[tokio::test]
+async fn each_worker_opens_its_own_upstream_connection_within_the_limit() {
+    let upstream = TestUpstream::echo("a").await;
+    for (limit, connections) in [
+        ("", 2),
+        ("    circuit_breaker: { max_connections: 1 }\n", 1),
+    ] {
+        let gateway = TestGateway::start(&format!(
+            r#"
+workers: 2
+admin:
+  listen: 127.0.0.1:0
+listeners:
+  - name: public
+    listen: 127.0.0.1:0
+    routes:
+      - forward: {{ cluster: upstream }}
+clusters:
+  - name: upstream
+    endpoints: [{}]
+{limit}"#,
+            upstream.addr()
+        ))
+        .await;
+        // Both client connections stay open, so the second goes to the idle worker.
+        let mut first = gateway.echo_client().await;
+        let mut second = gateway.echo_client().await;
+        for _ in 0..3 {
+            assert_eq!(served_by(&mut first).await, "a");
+            assert_eq!(served_by(&mut second).await, "a");
+        }
+        let status = gateway.cluster_status("upstream").await;
+        assert_eq!(
+            status["endpoints"][0]["connections"], connections,
+            "limit {limit:?}: {status:#}"
+        );
+        gateway.shutdown().await;
+    }
 }
 
 /// An upstream that allows 2 concurrent streams per connection (SETTINGS_MAX_CONCURRENT_
