@@ -306,14 +306,26 @@ pub(crate) fn verdict(summary: &Summary) -> Vec<Check> {
             Some((ours <= theirs, format!("{} vs {} µs", us(ours), us(theirs))))
         }),
     ));
-    checks.push(share_check(
+    let mut stream = share_check(
         "streaming throughput",
         "direct",
         STREAM_SHARE_OF_DIRECT_TARGET,
         summary.row(Scenario::Stream, Kind::Yardmaster),
         summary.row(Scenario::Stream, Kind::Direct),
         "msgs/s",
-    ));
+    );
+    if let (Some(relay), Some(direct)) = (
+        summary.row(Scenario::Stream, Kind::HaproxyRelay),
+        summary.row(Scenario::Stream, Kind::Direct),
+    ) {
+        if direct.rate > 0.0 {
+            stream.detail.push_str(&format!(
+                "; a byte relay (HAProxy `mode tcp`, no HTTP/2): {:.0} %",
+                relay.rate / direct.rate * 100.0
+            ));
+        }
+    }
+    checks.push(stream);
     checks.push(mirror_check(summary));
     checks.push(Check::judge(
         format!(
@@ -1048,6 +1060,36 @@ mod tests {
         );
         assert!(
             text.contains("| Yardmaster mirror ×2 | 40.0k | 1.00 | — |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn streaming_verdict_shows_the_byte_relay_next_to_ours() {
+        let mut summary = Summary::new(settings(), vec![Scenario::Stream], Machine::default());
+        summary.kinds = vec![Kind::Direct, Kind::Yardmaster, Kind::HaproxyRelay];
+        for (kind, rate) in [
+            (Kind::Direct, 1_000_000),
+            (Kind::Yardmaster, 500_000),
+            (Kind::HaproxyRelay, 600_000),
+        ] {
+            let mut sample = sample(Scenario::Stream, kind, rate, 1.0, 1.0);
+            sample.report.latency = None;
+            summary.samples.push(sample);
+        }
+        let checks = verdict(&summary);
+        let stream = checks
+            .iter()
+            .find(|c| c.goal.starts_with("streaming throughput"))
+            .unwrap();
+        assert_eq!(stream.outcome, Outcome::Missed);
+        assert_eq!(
+            stream.detail,
+            "50 % (500.0k vs 1.00M msgs/s); a byte relay (HAProxy `mode tcp`, no HTTP/2): 60 %"
+        );
+        let text = markdown(&summary);
+        assert!(
+            text.contains("| HAProxy byte relay (mode tcp) | 600.0k | 0.60 |"),
             "{text}"
         );
     }

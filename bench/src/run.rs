@@ -227,6 +227,7 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Kind::YardmasterMirror,
         Kind::YardmasterMirrorShared,
         Kind::YardmasterFanout,
+        Kind::HaproxyRelay,
     ]);
     // Every proxy is up and has not served a call yet.
     for target in &targets {
@@ -290,9 +291,10 @@ struct Point {
     proxy: Option<Processes>,
 }
 
-/// The points of `scenario`: every target for the plain scenarios; Yardmaster's plain
-/// `forward` route next to its `mirror` or `fanout` route (nginx and HAProxy do neither);
-/// every target with a raw TCP address for `bridge-frames` (direct is the TCP echo server).
+/// The points of `scenario`: every target for the plain scenarios, and for `stream` also
+/// HAProxy as a byte relay; Yardmaster's plain `forward` route next to its `mirror` or
+/// `fanout` route (nginx and HAProxy do neither); every target with a raw TCP address
+/// for `bridge-frames` (direct is the TCP echo server).
 fn points(scenario: Scenario, targets: &[Target]) -> Vec<Point> {
     let point = |kind, addr, target: &Target| Point {
         kind,
@@ -321,7 +323,13 @@ fn points(scenario: Scenario, targets: &[Target]) -> Vec<Point> {
                 }
             }
             Scenario::Http1 => points.push(point(target.kind, target.http, target)),
-            Scenario::Unary | Scenario::Unary16k | Scenario::Stream | Scenario::Pingpong => {
+            Scenario::Stream => {
+                points.push(point(target.kind, target.grpc, target));
+                if let Some(relay) = target.relay {
+                    points.push(point(Kind::HaproxyRelay, relay, target));
+                }
+            }
+            Scenario::Unary | Scenario::Unary16k | Scenario::Pingpong => {
                 points.push(point(target.kind, target.grpc, target));
             }
         }
@@ -693,6 +701,7 @@ mod tests {
             mirror_shared: Some(addr(9006)),
             fanout: Some(addr(9004)),
             tcp: Some(addr(9005)),
+            relay: None,
             proxy: None,
         }
     }
@@ -734,5 +743,34 @@ mod tests {
             shape(Scenario::Unary),
             vec![(Kind::Direct, 7001), (Kind::Yardmaster, 9001)]
         );
+    }
+
+    #[test]
+    fn stream_adds_the_byte_relay_of_a_target_that_has_one() {
+        let upstreams = Upstreams::addresses(
+            "127.0.0.1:7001".parse().unwrap(),
+            "127.0.0.1:7002".parse().unwrap(),
+        );
+        let haproxy = Target {
+            kind: Kind::Haproxy,
+            relay: Some(SocketAddr::from(([127, 0, 0, 1], 9107))),
+            ..yardmaster_target()
+        };
+        let targets = [Target::direct(&upstreams), yardmaster_target(), haproxy];
+        let stream: Vec<(Kind, u16)> = points(Scenario::Stream, &targets)
+            .iter()
+            .map(|p| (p.kind, p.addr.port()))
+            .collect();
+        assert_eq!(
+            stream,
+            vec![
+                (Kind::Direct, 7001),
+                (Kind::Yardmaster, 9001),
+                (Kind::Haproxy, 9001),
+                (Kind::HaproxyRelay, 9107)
+            ]
+        );
+        let unary = points(Scenario::Unary, &targets);
+        assert!(unary.iter().all(|p| p.kind != Kind::HaproxyRelay));
     }
 }

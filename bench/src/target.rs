@@ -35,6 +35,9 @@ pub(crate) enum Kind {
     YardmasterMirrorShared,
     /// Yardmaster's `fanout` route (the same process as [`Kind::Yardmaster`]).
     YardmasterFanout,
+    /// HAProxy relaying the gRPC connection's bytes (`mode tcp`, no HTTP/2): what any
+    /// proxy on these cores could reach at best.
+    HaproxyRelay,
 }
 
 impl Kind {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::YardmasterMirror => "Yardmaster mirror ×2",
             Kind::YardmasterMirrorShared => "Yardmaster mirror ×2, copy targets sharing the cores",
             Kind::YardmasterFanout => "Yardmaster fan-out ×4",
+            Kind::HaproxyRelay => "HAProxy byte relay (mode tcp)",
         }
     }
 }
@@ -68,6 +72,8 @@ pub(crate) struct Target {
     /// Where raw TCP frames go: the bridge, HAProxy's `mode tcp` frontend, the TCP echo
     /// server; `None` for a target without one (nginx).
     pub(crate) tcp: Option<SocketAddr>,
+    /// Where gRPC load goes through a byte relay to the gRPC upstream (HAProxy only).
+    pub(crate) relay: Option<SocketAddr>,
     /// The proxy process; `None` for the direct target.
     pub(crate) proxy: Option<ProxyProcess>,
 }
@@ -94,6 +100,7 @@ impl Target {
             mirror_shared: None,
             fanout: None,
             tcp: Some(upstreams.tcp_echo),
+            relay: None,
             proxy: None,
         }
     }
@@ -143,6 +150,7 @@ impl Target {
             mirror_shared: Some(addr(config::MIRROR_SHARED_LISTENER)?),
             fanout: Some(addr(config::FANOUT_LISTENER)?),
             tcp: Some(addr(config::BRIDGE)?),
+            relay: None,
             proxy: Some(proxy),
         })
     }
@@ -186,7 +194,13 @@ impl Target {
             version,
             _dir: dir,
         };
-        Target::started(Kind::Nginx, grpc, http, None, proxy, &log).map(Some)
+        let ports = Ports {
+            grpc,
+            http,
+            tcp: None,
+            relay: None,
+        };
+        Target::started(Kind::Nginx, ports, proxy, &log).map(Some)
     }
 
     /// Starts HAProxy (HTTP/2 on both sides for gRPC, `mode http` with connection reuse
@@ -198,10 +212,11 @@ impl Target {
         let version = version_line(&binary, "-v", false);
         let dir = temp_dir("haproxy")?;
         let (grpc, http, tcp) = (free_port()?, free_port()?, free_port()?);
+        let relay = free_port()?;
         let conf_path = dir.path().join("haproxy.cfg");
         std::fs::write(
             &conf_path,
-            config::haproxy(upstreams, grpc, http, tcp, cores),
+            config::haproxy(upstreams, grpc, http, tcp, relay, cores),
         )
         .context("writing the HAProxy configuration")?;
         let log = dir.path().join("haproxy.log");
@@ -221,19 +236,29 @@ impl Target {
             version,
             _dir: dir,
         };
-        Target::started(Kind::Haproxy, grpc, http, Some(tcp), proxy, &log).map(Some)
+        let ports = Ports {
+            grpc,
+            http,
+            tcp: Some(tcp),
+            relay: Some(relay),
+        };
+        Target::started(Kind::Haproxy, ports, proxy, &log).map(Some)
     }
 
     /// Waits until every port of a freshly spawned proxy accepts connections.
     fn started(
         kind: Kind,
-        grpc: SocketAddr,
-        http: SocketAddr,
-        tcp: Option<SocketAddr>,
+        ports: Ports,
         mut proxy: ProxyProcess,
         log: &Path,
     ) -> anyhow::Result<Target> {
-        for addr in [Some(grpc), Some(http), tcp].into_iter().flatten() {
+        let Ports {
+            grpc,
+            http,
+            tcp,
+            relay,
+        } = ports;
+        for addr in [Some(grpc), Some(http), tcp, relay].into_iter().flatten() {
             proxy.wait_listening(addr).with_context(|| {
                 format!(
                     "{} did not start; its log:\n{}",
@@ -250,9 +275,18 @@ impl Target {
             mirror_shared: None,
             fanout: None,
             tcp,
+            relay,
             proxy: Some(proxy),
         })
     }
+}
+
+/// The ports a proxy target listens on (see [`Target`]).
+struct Ports {
+    grpc: SocketAddr,
+    http: SocketAddr,
+    tcp: Option<SocketAddr>,
+    relay: Option<SocketAddr>,
 }
 
 impl ProxyProcess {

@@ -235,12 +235,14 @@ http {{
 /// HAProxy: HTTP/2 on both sides of the gRPC frontend (`proto h2`), connection reuse for
 /// HTTP/1.1, generous timeouts so no idle connection is closed mid-run.
 /// The `tcp` frontend (`mode tcp`) forwards bytes to the plain TCP echo server, the peer
-/// of the `bridge-frames` scenario.
+/// of the `bridge-frames` scenario; the `relay` one forwards the bytes of gRPC
+/// connections to the gRPC upstream, the byte-relay row of `stream`.
 pub(super) fn haproxy(
     upstreams: &Upstreams,
     grpc: SocketAddr,
     http: SocketAddr,
     tcp: SocketAddr,
+    relay: SocketAddr,
     threads: usize,
 ) -> String {
     format!(
@@ -281,6 +283,15 @@ frontend tcp_in
 backend tcp_echo
     mode tcp
     server tcp_echo {upstream_tcp}
+
+frontend grpc_relay
+    mode tcp
+    bind {relay}
+    default_backend grpc_bytes
+
+backend grpc_bytes
+    mode tcp
+    server grpc_bytes {upstream_grpc}
 ",
         upstream_grpc = upstreams.grpc,
         upstream_http = upstreams.http,
@@ -431,11 +442,14 @@ mod tests {
             "127.0.0.1:8001".parse().unwrap(),
             "127.0.0.1:8002".parse().unwrap(),
             "127.0.0.1:8003".parse().unwrap(),
+            "127.0.0.1:8004".parse().unwrap(),
             2,
         );
         for line in [
             "mode tcp\n    bind 127.0.0.1:8003\n",
             "server tcp_echo 127.0.0.1:7022\n",
+            "mode tcp\n    bind 127.0.0.1:8004\n",
+            "server grpc_bytes 127.0.0.1:7001\n",
             "nbthread 2",
             "maxconn 4096",
             "bind 127.0.0.1:8001 proto h2",
