@@ -272,7 +272,7 @@ impl H2Pool {
             // one with room from another thread before the call fails.
             Err(overload) => {
                 return self
-                    .find_stream(lane, None)
+                    .find_stream(lane, Homes::Any)
                     .ok_or_else(|| ClusterError::overloaded(cluster, overload));
             }
         };
@@ -290,14 +290,17 @@ impl H2Pool {
     }
 
     fn try_acquire(&self, lane: Lane) -> Option<StreamGuard> {
-        self.find_stream(lane, Some(home_of(lane)))
+        self.find_stream(lane, Homes::Only(home_of(lane)))
     }
 
-    /// A stream slot on an open connection of `lane` with room, on a connection of `home`
-    /// or, given `None`, of any home.
-    fn find_stream(&self, lane: Lane, home: Option<Option<u32>>) -> Option<StreamGuard> {
+    /// A stream slot on an open connection of `lane` and `homes` with room.
+    fn find_stream(&self, lane: Lane, homes: Homes) -> Option<StreamGuard> {
         self.connections.load().iter().find_map(|c| {
-            if c.lane != lane || home.is_some_and(|home| c.home != home) {
+            let home_fits = match homes {
+                Homes::Only(home) => c.home == home,
+                Homes::Any => true,
+            };
+            if c.lane != lane || !home_fits {
                 return None;
             }
             let peer_max = c.state.peer_max_streams.load(Ordering::Relaxed);
@@ -397,6 +400,15 @@ impl H2Pool {
             _close: close,
         })
     }
+}
+
+/// Whose connections a call may take a stream on.
+#[derive(Clone, Copy)]
+enum Homes {
+    /// Those of one home (`None`: the shared ones).
+    Only(Option<u32>),
+    /// Any open connection, wherever it is driven.
+    Any,
 }
 
 /// Which thread's connections a call on this thread and lane uses: its own on a thread

@@ -13,8 +13,13 @@ use yardmaster_test_support::{TestGateway, TestUpstream, HANG_LIMIT};
 /// A gateway with an admin listener and one route to cluster `upstream` over `endpoints`
 /// (YAML list items), with `settings`: further keys of the cluster, indented 4 spaces.
 pub(crate) async fn gateway_with(endpoints: &[String], settings: &str) -> TestGateway {
+    TestGateway::start(&gateway_yaml(endpoints, settings)).await
+}
+
+/// The configuration `gateway_with` starts, starting with a newline.
+pub(crate) fn gateway_yaml(endpoints: &[String], settings: &str) -> String {
     let endpoints: String = endpoints.iter().map(|e| format!("      - {e}\n")).collect();
-    TestGateway::start(&format!(
+    format!(
         r#"
 admin:
   listen: 127.0.0.1:0
@@ -28,8 +33,7 @@ clusters:
     endpoints:
 {endpoints}{settings}
 "#
-    ))
-    .await
+    )
 }
 
 pub(crate) fn addresses(upstreams: &[&TestUpstream]) -> Vec<String> {

@@ -9,7 +9,7 @@ use yardmaster_demo::pb::echo_client::EchoClient;
 use yardmaster_demo::pb::{EchoReply, EchoRequest};
 use yardmaster_test_support::{FreezableRelay, TestGateway, TestUpstream, HANG_LIMIT};
 
-use crate::balancing::{addresses, gateway_with, served_by};
+use crate::balancing::{addresses, gateway_with, gateway_yaml, served_by};
 
 /// With at most 2 streams per connection, 5 concurrent streams to one endpoint need 3
 /// connections; once idle, they close.
@@ -44,23 +44,8 @@ async fn each_worker_opens_its_own_upstream_connection_within_the_limit() {
         ("", 2),
         ("    circuit_breaker: { max_connections: 1 }\n", 1),
     ] {
-        let gateway = TestGateway::start(&format!(
-            r#"
-workers: 2
-admin:
-  listen: 127.0.0.1:0
-listeners:
-  - name: public
-    listen: 127.0.0.1:0
-    routes:
-      - forward: {{ cluster: upstream }}
-clusters:
-  - name: upstream
-    endpoints: [{}]
-{limit}"#,
-            upstream.addr()
-        ))
-        .await;
+        let yaml = gateway_yaml(&addresses(&[&upstream]), limit);
+        let gateway = TestGateway::start(&format!("workers: 2{yaml}")).await;
         // Both client connections stay open, so the second goes to the idle worker.
         let mut first = gateway.echo_client().await;
         let mut second = gateway.echo_client().await;
