@@ -1,7 +1,8 @@
 //! The HTTP/2 connections of one endpoint: opened on demand, multiplexed, another one
 //! opened when every open connection carries `max_streams_per_connection` streams (or the
 //! upstream's own SETTINGS_MAX_CONCURRENT_STREAMS, if lower), and closed after staying
-//! idle.
+//! idle. A thread that keeps its own connections (`home_thread`, the gateway's workers)
+//! gets a set of its own within the same list.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,9 +48,9 @@ pub(crate) struct H2Settings {
     pub(crate) breaker: Arc<CircuitBreaker>,
     /// The clock origin of idle times.
     pub(crate) epoch: Instant,
-    /// The runtime the cluster was built on, which drives every live connection: one a
-    /// live call opened from another runtime must not leave the frames of the calls that
-    /// share it to that runtime.
+    /// The runtime the cluster was built on, which drives every shared live connection
+    /// (those not kept by a home thread): one a live call opened from another runtime
+    /// must not leave the frames of the calls that share it to that runtime.
     pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
 
