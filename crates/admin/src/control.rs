@@ -11,7 +11,9 @@ use hyper::body::Incoming;
 use yardmaster_cluster::{ControlError, EndpointState};
 
 use crate::server::{reply, to_json, TEXT};
-use crate::{AdminState, EndpointChange, UpdateError};
+use yardmaster_core::EndpointChange;
+
+use crate::{AdminState, UpdateError};
 
 const USAGE: &str = "POST /clusters/{name}/endpoints?address=IP:port[&weight=N], or \
                      POST /clusters/{name}/endpoints/{IP:port}/{drain|disable|enable|remove}\n";

@@ -16,4 +16,4 @@ mod server;
 mod view;
 
 pub use server::serve;
-pub use view::{AdminState, EndpointChange, GatewayView, UpdateError};
+pub use view::{AdminState, GatewayView, UpdateError};

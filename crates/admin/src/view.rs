@@ -3,11 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use std::net::SocketAddr;
-
 use prometheus_client::registry::Registry;
 use yardmaster_bridge::BridgeHandle;
-use yardmaster_cluster::{ClusterStatus, ControlError, EndpointState};
+use yardmaster_cluster::{ClusterStatus, ControlError};
+use yardmaster_core::EndpointChange;
 
 /// Read access to the running gateway, implemented by the binary over its current
 /// snapshot. Calls must be cheap and must not block.
@@ -21,22 +20,6 @@ pub trait GatewayView: Send + Sync {
     /// Changes an endpoint of cluster `cluster` in the running gateway, without a
     /// restart. Returns at once; draining finishes in the background.
     fn update_endpoint(&self, cluster: &str, change: EndpointChange) -> Result<(), UpdateError>;
-}
-
-/// An operator's change to one endpoint of a cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndpointChange {
-    /// Add an endpoint with this weight.
-    Add {
-        /// `ip:port`.
-        address: SocketAddr,
-        /// Share under the `weighted` policy.
-        weight: u32,
-    },
-    /// Remove an endpoint at once (calls in flight finish).
-    Remove(SocketAddr),
-    /// Set what the operator allows: enable, disable or drain.
-    SetState(SocketAddr, EndpointState),
 }
 
 /// Why an endpoint change was refused.

@@ -75,7 +75,11 @@ impl Bridge {
         Ok(Bridge {
             shared,
             socket,
-            endpoints: cluster.endpoints.iter().map(|e| e.address).collect(),
+            endpoints: cluster
+                .endpoints
+                .iter()
+                .filter_map(|e| e.address.socket())
+                .collect(),
         })
     }
 

@@ -1,21 +1,25 @@
 //! A cluster: endpoints, a balancer, and how to send to them.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::{HeaderName, Request, Response};
+use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use yardmaster_config::EndpointAddress;
 use yardmaster_config::{BalancingPolicy, ClusterConfig, HashOn, InitialHealth, Protocol};
-use yardmaster_core::{Body, Fault};
+use yardmaster_core::{Body, DiscoveredEndpoint, EndpointChange, Fault};
 
 use crate::balancer::Balancer;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::endpoint_factory::{http1_client, EndpointFactory};
 use crate::h2_pool::{millis_since, H2Settings, Lane};
+use crate::membership::{DiscoveryStatus, Membership};
 use crate::metrics::ClusterLabels;
 use crate::outlier::OutlierPolicy;
 use crate::retry::RetryPolicy;
@@ -23,14 +27,39 @@ use crate::upstream_body::{CallGuard, UpstreamBody};
 use crate::{hash_ring, health_check, maintenance, retry};
 use crate::{ClusterError, ClusterMetrics, Endpoint, EndpointSet, EndpointStatus};
 
-/// A named group of endpoints that requests are balanced over.
+/// A named group of endpoints that requests are balanced over: the one owner of its
+/// endpoint set, which its discovery source, operators, health checks and outlier
+/// detection change.
 ///
-/// Owns its background tasks (health checks, ejection expiry, draining, idle connection
-/// close); they stop when the cluster is dropped.
+/// Owns its background tasks (discovery, health checks, ejection expiry, draining, idle
+/// connection close), started by [`Cluster::start`] and [`Cluster::follow`]; they stop
+/// when the cluster is dropped.
 #[derive(Debug)]
 pub struct Cluster {
     shared: Arc<ClusterShared>,
-    tasks: Vec<JoinHandle<()>>,
+    config: ClusterConfig,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Hands a discovery source's changes to a cluster; what [`Cluster::follow`] gives the
+/// source's task. Holds no strong reference, so the task cannot keep a dropped cluster
+/// alive.
+#[derive(Clone, Debug)]
+pub struct DiscoveryFeed {
+    cluster: Weak<ClusterShared>,
+}
+
+impl DiscoveryFeed {
+    /// Applies a discovery change to the cluster; false once the cluster is gone (the
+    /// source should stop).
+    pub fn send(&self, change: EndpointChange) -> bool {
+        let Some(shared) = self.cluster.upgrade() else {
+            return false;
+        };
+        // Discovery changes always apply.
+        let _ = shared.apply(change);
+        true
+    }
 }
 
 /// What the cluster's tasks and the data path share.
@@ -43,6 +72,8 @@ pub(crate) struct ClusterShared {
     panic_mode: bool,
     pub(crate) endpoints: ArcSwap<EndpointSet>,
     balancer: Balancer,
+    pub(crate) discovery_updates: Counter,
+    pub(crate) discovery_errors: Counter,
     retry: Option<RetryPolicy>,
     breaker: Arc<CircuitBreaker>,
     pub(crate) outlier: Option<OutlierPolicy>,
@@ -50,8 +81,9 @@ pub(crate) struct ClusterShared {
     stream_idle_timeout: Option<Duration>,
     pub(crate) idle_timeout: Duration,
     factory: EndpointFactory,
-    /// Serialises changes of the endpoint set (never taken by a pick).
-    pub(crate) membership: Mutex<()>,
+    /// What the endpoint set is derived from; its lock serialises changes of the set
+    /// (never taken by a pick).
+    pub(crate) membership: Mutex<Membership>,
     /// Counts replacements of `endpoints`, so fan-out calls can follow the set.
     pub(crate) generation: tokio::sync::watch::Sender<u64>,
     /// The origin of the cluster's millisecond clock (ejections, idle times).
@@ -76,24 +108,61 @@ pub struct ClusterStatus {
     pub balancing: BalancingPolicy,
     /// Whether panic mode is balancing over endpoints that are not healthy right now.
     pub panicking: bool,
+    /// Where its endpoints come from, and how that has gone.
+    pub discovery: DiscoveryStatus,
     /// Its endpoints, in balancing order.
     pub endpoints: Vec<EndpointStatus>,
 }
 
 impl Cluster {
-    /// Builds a cluster from its validated configuration. Opens no connection: each
-    /// endpoint connects on first use. Starts the cluster's background tasks when called
-    /// inside a Tokio runtime.
+    /// Builds a cluster from its validated configuration, with the endpoints its file
+    /// lists by address. Cheap: opens no connection (each endpoint connects on first use)
+    /// and spawns nothing.
     pub fn new(config: &ClusterConfig, metrics: &ClusterMetrics) -> Cluster {
-        let shared = Arc::new(ClusterShared::new(config, metrics));
-        let mut tasks = Vec::new();
-        if tokio::runtime::Handle::try_current().is_ok() {
-            tasks.push(tokio::spawn(maintenance::run(shared.clone())));
-            if let Some(check) = config.health_check.clone() {
-                tasks.push(tokio::spawn(health_check::run(shared.clone(), check)));
-            }
+        Cluster {
+            shared: Arc::new(ClusterShared::new(config, metrics)),
+            config: config.clone(),
+            tasks: Mutex::new(Vec::new()),
         }
-        Cluster { shared, tasks }
+    }
+
+    /// Starts the cluster's housekeeping and, when configured, its health checks. Must be
+    /// called inside a Tokio runtime; the tasks stop when the cluster is dropped.
+    pub fn start(&self) {
+        self.own(tokio::spawn(maintenance::run(self.shared.clone())));
+        if let Some(check) = self.config.health_check.clone() {
+            self.own(tokio::spawn(health_check::run(self.shared.clone(), check)));
+        }
+    }
+
+    /// Runs a discovery source as one of the cluster's tasks: `run` gets a feed for the
+    /// source's changes. `source` describes it for the admin API (`dns
+    /// users.internal:50051`). Must be called inside a Tokio runtime.
+    pub fn follow<F>(&self, source: String, run: impl FnOnce(DiscoveryFeed) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.shared
+            .membership
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_source(source);
+        let feed = DiscoveryFeed {
+            cluster: Arc::downgrade(&self.shared),
+        };
+        self.own(tokio::spawn(run(feed)));
+    }
+
+    fn own(&self, task: JoinHandle<()>) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+    }
+
+    /// The cluster's configuration.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
     }
 
     /// The cluster's name.
@@ -167,6 +236,7 @@ impl Cluster {
             protocol: shared.protocol,
             balancing: shared.policy,
             panicking: set.is_panicking(),
+            discovery: self.discovery_status(),
             endpoints: set.endpoints().iter().map(|e| e.status(now)).collect(),
         }
     }
@@ -174,7 +244,8 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        let tasks = self.tasks.get_mut().unwrap_or_else(|e| e.into_inner());
+        for task in tasks.iter() {
             task.abort();
         }
     }
@@ -211,10 +282,21 @@ impl ClusterShared {
                 .as_ref()
                 .is_none_or(|c| c.initial_state == InitialHealth::Healthy),
         };
-        let all = config
+        let kind = config.discovery.as_ref().map_or("static", |d| d.kind());
+        let listed: Vec<DiscoveredEndpoint> = config
             .endpoints
             .iter()
-            .map(|e| factory.build(config.protocol, e.address, e.weight))
+            .filter_map(|e| match e.address {
+                EndpointAddress::Socket(address) => Some(DiscoveredEndpoint {
+                    address,
+                    weight: e.weight,
+                }),
+                EndpointAddress::Name { .. } => None,
+            })
+            .collect();
+        let all = listed
+            .iter()
+            .map(|e| factory.build(config.protocol, e.address, e.weight, kind))
             .collect();
         let balancing = &config.balancing;
         let hash_on = match balancing.hash_on {
@@ -244,6 +326,8 @@ impl ClusterShared {
                 0,
             )),
             balancer: Balancer::new(balancing.policy),
+            discovery_updates: metrics.discovery_updates.get_or_create(&labels).clone(),
+            discovery_errors: metrics.discovery_errors.get_or_create(&labels).clone(),
             retry,
             breaker,
             outlier: config.outlier_detection.as_ref().map(OutlierPolicy::new),
@@ -251,7 +335,7 @@ impl ClusterShared {
             stream_idle_timeout: config.stream_idle_timeout,
             idle_timeout: connection.idle_timeout,
             factory,
-            membership: Mutex::new(()),
+            membership: Mutex::new(Membership::new(kind, listed)),
             generation: tokio::sync::watch::Sender::new(0),
             epoch,
         }
@@ -262,8 +346,13 @@ impl ClusterShared {
         millis_since(self.epoch)
     }
 
-    pub(crate) fn build_endpoint(&self, address: SocketAddr, weight: u32) -> Arc<Endpoint> {
-        self.factory.build(self.protocol, address, weight)
+    pub(crate) fn build_endpoint(
+        &self,
+        address: SocketAddr,
+        weight: u32,
+        source: &'static str,
+    ) -> Arc<Endpoint> {
+        self.factory.build(self.protocol, address, weight, source)
     }
 
     /// Replaces the endpoint set by one over `all`, re-deciding eligibility. Callers hold

@@ -34,6 +34,11 @@ impl ClusterSet {
         self.by_name.get(name)
     }
 
+    /// Every cluster, in configuration order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Cluster>> {
+        self.clusters.iter()
+    }
+
     /// A point-in-time view of every cluster, in configuration order.
     pub fn status(&self) -> Vec<ClusterStatus> {
         self.clusters.iter().map(|c| c.status()).collect()

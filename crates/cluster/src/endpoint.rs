@@ -10,7 +10,7 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use serde::Serialize;
-use yardmaster_core::Body;
+use yardmaster_core::{Body, EndpointState};
 
 use crate::h2_pool::{H2Pool, Lane, StreamGuard};
 use crate::health_state::HealthCounter;
@@ -22,9 +22,13 @@ use crate::ClusterError;
 #[derive(Debug)]
 pub struct Endpoint {
     address: SocketAddr,
-    weight: u32,
+    weight: AtomicU32,
+    /// Where it came from: the cluster's discovery source kind, or `admin`.
+    source: &'static str,
     transport: Transport,
     state: AtomicU8,
+    /// Its source no longer lists it: no new calls, removed once its calls have ended.
+    leaving: AtomicBool,
     healthy: AtomicBool,
     pub(crate) health: Mutex<HealthCounter>,
     pub(crate) outlier: OutlierState,
@@ -60,33 +64,19 @@ pub(crate) enum Transport {
     Http1(Client<HttpConnector, Body>),
 }
 
-/// Whether an operator lets an endpoint receive new calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndpointState {
-    /// In rotation (when healthy and not ejected).
-    Active,
-    /// Out of rotation until enabled again; health checks go on.
-    Disabled,
-    /// Out of rotation; removed once its calls in flight have finished.
-    Draining,
+fn state_from_u8(value: u8) -> EndpointState {
+    match value {
+        1 => EndpointState::Disabled,
+        2 => EndpointState::Draining,
+        _ => EndpointState::Active,
+    }
 }
 
-impl EndpointState {
-    fn from_u8(value: u8) -> EndpointState {
-        match value {
-            1 => EndpointState::Disabled,
-            2 => EndpointState::Draining,
-            _ => EndpointState::Active,
-        }
-    }
-
-    fn as_u8(self) -> u8 {
-        match self {
-            EndpointState::Active => 0,
-            EndpointState::Disabled => 1,
-            EndpointState::Draining => 2,
-        }
+fn state_as_u8(state: EndpointState) -> u8 {
+    match state {
+        EndpointState::Active => 0,
+        EndpointState::Disabled => 1,
+        EndpointState::Draining => 2,
     }
 }
 
@@ -97,8 +87,13 @@ pub struct EndpointStatus {
     pub address: SocketAddr,
     /// Share of traffic under the `weighted` policy.
     pub weight: u32,
+    /// Where it came from: `static`, `dns`, `kubernetes`, `file`, or `admin`.
+    pub source: &'static str,
     /// What the operator allows.
     pub state: EndpointState,
+    /// Whether its source stopped listing it: it takes no new calls and is removed once
+    /// its calls in flight have ended.
+    pub leaving: bool,
     /// Whether its health checks pass (always true without health checks).
     pub healthy: bool,
     /// Whether outlier detection has it ejected now.
@@ -125,6 +120,7 @@ impl Endpoint {
     pub(crate) fn new(
         address: SocketAddr,
         weight: u32,
+        source: &'static str,
         transport: Transport,
         healthy: bool,
         counters: EndpointCounters,
@@ -132,9 +128,11 @@ impl Endpoint {
         counters.healthy.set(i64::from(healthy));
         Endpoint {
             address,
-            weight,
+            weight: AtomicU32::new(weight),
+            source,
             transport,
-            state: AtomicU8::new(EndpointState::Active.as_u8()),
+            state: AtomicU8::new(state_as_u8(EndpointState::Active)),
+            leaving: AtomicBool::new(false),
             healthy: AtomicBool::new(healthy),
             health: Mutex::new(HealthCounter::new(healthy)),
             outlier: OutlierState::default(),
@@ -149,16 +147,36 @@ impl Endpoint {
 
     /// Its weight under the `weighted` policy.
     pub fn weight(&self) -> u32 {
-        self.weight
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// Changes its weight; takes effect with the next published endpoint set.
+    pub(crate) fn set_weight(&self, weight: u32) {
+        self.weight.store(weight, Ordering::Relaxed);
     }
 
     /// What the operator allows.
     pub fn state(&self) -> EndpointState {
-        EndpointState::from_u8(self.state.load(Ordering::Acquire))
+        state_from_u8(self.state.load(Ordering::Acquire))
     }
 
     pub(crate) fn set_state(&self, state: EndpointState) {
-        self.state.store(state.as_u8(), Ordering::Release);
+        self.state.store(state_as_u8(state), Ordering::Release);
+    }
+
+    /// Whether its source stopped listing it.
+    pub fn is_leaving(&self) -> bool {
+        self.leaving.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_leaving(&self, leaving: bool) {
+        self.leaving.store(leaving, Ordering::Release);
+    }
+
+    /// Whether it is on its way out (drained or no longer listed) and has no call left:
+    /// housekeeping removes it.
+    pub(crate) fn is_done(&self) -> bool {
+        (self.is_leaving() || self.state() == EndpointState::Draining) && self.in_flight() == 0
     }
 
     /// Whether its health checks pass.
@@ -179,7 +197,10 @@ impl Endpoint {
 
     /// Whether new calls may go to it at `now_ms`.
     pub(crate) fn is_eligible(&self, now_ms: u64) -> bool {
-        self.state() == EndpointState::Active && self.is_healthy() && !self.is_ejected(now_ms)
+        self.state() == EndpointState::Active
+            && !self.is_leaving()
+            && self.is_healthy()
+            && !self.is_ejected(now_ms)
     }
 
     /// Calls in flight to it.
@@ -200,8 +221,10 @@ impl Endpoint {
     pub(crate) fn status(&self, now_ms: u64) -> EndpointStatus {
         EndpointStatus {
             address: self.address,
-            weight: self.weight,
+            weight: self.weight(),
+            source: self.source,
             state: self.state(),
+            leaving: self.is_leaving(),
             healthy: self.is_healthy(),
             ejected: self.is_ejected(now_ms),
             ejections_total: self.outlier.ejections.load(Ordering::Relaxed),

@@ -36,6 +36,7 @@ impl EndpointFactory {
         protocol: Protocol,
         address: SocketAddr,
         weight: u32,
+        source: &'static str,
     ) -> Arc<Endpoint> {
         let labels = EndpointLabels {
             cluster: self.cluster.clone(),
@@ -63,6 +64,7 @@ impl EndpointFactory {
         Arc::new(Endpoint::new(
             address,
             weight,
+            source,
             transport,
             self.initially_healthy,
             counters,

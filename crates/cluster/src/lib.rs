@@ -5,7 +5,8 @@
 //! (multiplexed HTTP/2 connections per endpoint, a keep-alive HTTP/1.1 pool), active
 //! health checks and passive outlier ejection (background tasks owned by each
 //! [`Cluster`] that publish new snapshots), circuit breaking, retries with a budget, and
-//! runtime control of endpoints. Bodies and trailers stream through; only a retried
+//! membership: the one place where discovery updates, operator changes and housekeeping
+//! change an endpoint set. Bodies and trailers stream through; only a retried
 //! request body is kept, up to a limit. It does not own routing, deadlines or the
 //! responses shown to clients (see `proxy`).
 
@@ -25,24 +26,25 @@ mod health_check;
 mod health_state;
 mod home_thread;
 mod maintenance;
+mod membership;
 mod metrics;
 mod outlier;
 mod replay_body;
 mod retry;
 mod retry_budget;
 mod round_robin;
-mod runtime_control;
 mod upstream_body;
 mod weighted_schedule;
 
-pub use cluster::{Cluster, ClusterStatus};
+pub use cluster::{Cluster, ClusterStatus, DiscoveryFeed};
 pub use cluster_set::ClusterSet;
-pub use endpoint::{Endpoint, EndpointState, EndpointStatus};
+pub use endpoint::{Endpoint, EndpointStatus};
 pub use endpoint_set::EndpointSet;
 pub use error::ClusterError;
 pub use h2_stream::Http2Error;
 pub use home_thread::keep_connections_on_this_thread;
+pub use membership::{ControlError, DiscoveryStatus};
 pub use metrics::ClusterMetrics;
 pub use round_robin::RoundRobin;
-pub use runtime_control::ControlError;
 pub use upstream_body::{StreamIdleError, UpstreamBody};
+pub use yardmaster_core::EndpointState;

@@ -1,12 +1,11 @@
 //! The cluster's housekeeping task: returns ejected endpoints when their time is up,
-//! removes drained endpoints once idle, and closes idle upstream connections.
+//! removes drained and departed endpoints once idle, and closes idle upstream connections.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cluster::ClusterShared;
-use crate::EndpointState;
 
 /// How often housekeeping runs: an ejection ends at most this late.
 const TICK: Duration = Duration::from_millis(100);
@@ -39,23 +38,8 @@ fn tidy(shared: &ClusterShared) {
             pool.close_idle(shared.idle_timeout);
         }
     }
-    let drained = |e: &crate::Endpoint| e.state() == EndpointState::Draining && e.in_flight() == 0;
-    if set.endpoints().iter().any(|e| drained(e)) {
-        let _membership = shared.membership.lock().unwrap_or_else(|e| e.into_inner());
-        let current = shared.endpoints.load();
-        let rest: Vec<_> = current
-            .endpoints()
-            .iter()
-            .filter(|e| {
-                let done = drained(e);
-                if done {
-                    tracing::info!(cluster = %shared.name, endpoint = %e.address(), "drained endpoint removed");
-                }
-                !done
-            })
-            .cloned()
-            .collect();
-        shared.publish(rest);
+    if set.endpoints().iter().any(|e| e.is_done()) {
+        shared.remove_done();
     } else if changed {
         shared.refresh();
     }

@@ -36,6 +36,8 @@ pub struct ClusterMetrics {
     pub(crate) retries: Family<ClusterLabels, Counter>,
     pub(crate) retries_over_budget: Family<ClusterLabels, Counter>,
     pub(crate) overflows: Family<ClusterLabels, Counter>,
+    pub(crate) discovery_updates: Family<ClusterLabels, Counter>,
+    pub(crate) discovery_errors: Family<ClusterLabels, Counter>,
 }
 
 impl ClusterMetrics {
@@ -96,6 +98,16 @@ impl ClusterMetrics {
             "yardmaster_cluster_overflows",
             "Calls refused by a circuit breaker limit",
             metrics.overflows.clone(),
+        );
+        registry.register(
+            "yardmaster_discovery_updates",
+            "Endpoint sets a cluster received from its discovery source",
+            metrics.discovery_updates.clone(),
+        );
+        registry.register(
+            "yardmaster_discovery_errors",
+            "Failed refreshes of a cluster's discovery source (the last set was kept)",
+            metrics.discovery_errors.clone(),
         );
         metrics
     }

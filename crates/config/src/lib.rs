@@ -19,6 +19,7 @@ mod socket_addr;
 mod source_map;
 mod validate;
 
-pub use load::{from_str, load, ConfigError, LoadError};
+pub use load::{from_str, load, parse_endpoint_file, ConfigError, LoadError};
 pub use model::*;
 pub use pattern::Pattern;
+pub use socket_addr::parse_endpoint as parse_endpoint_address;

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde_saphyr::{MessageFormatter, UserMessageFormatter};
 
-use crate::model::Config;
+use crate::model::{Config, EndpointConfig};
 use crate::source_map::{Location, SourceMap};
-use crate::validate::validate;
+use crate::validate::{check_endpoints, validate};
 
 /// One problem in a configuration file.
 ///
@@ -84,8 +84,8 @@ impl std::error::Error for LoadError {}
 
 /// Reads, parses and validates the configuration file at `path`.
 ///
-/// Relative `tls.cert_file`, `tls.key_file` and `proto_files` paths are resolved against the
-/// directory of `path`; the PEM files are not read, the `.proto` files of `field_name`
+/// Relative `tls.cert_file`, `tls.key_file`, `proto_files` and discovery `path` and
+/// `kubeconfig` paths are resolved against the directory of `path`; the PEM files are not read, the `.proto` files of `field_name`
 /// extractors are compiled. Blocks on file I/O.
 ///
 /// # Errors
@@ -102,6 +102,7 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
     if let Some(dir) = path.parent() {
         resolve_tls_paths(&mut config, dir);
         resolve_proto_paths(&mut config, dir);
+        resolve_discovery_paths(&mut config, dir);
     }
     let problems = compile_protos(&mut config);
     if problems.is_empty() {
@@ -119,13 +120,58 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
 ///
 /// As [`load`], except for reading the file.
 pub fn from_str(text: &str, file_name: &str) -> Result<Config, LoadError> {
-    let mut config: Config = serde_saphyr::from_str(text)
-        .map_err(|e| LoadError::single(parse_error(&e, text, file_name)))?;
+    let mut config: Config = parse(text, file_name, "at least `listeners` is required")?;
     let problems = validate(&mut config);
     if problems.is_empty() {
         return Ok(config);
     }
     Err(located(problems, text, file_name))
+}
+
+/// The endpoints of a `file` discovery source: `text` holds `endpoints:` and a list written
+/// as a cluster's `endpoints`, IP addresses only. `file_name` only appears in errors. YAML
+/// and JSON both parse (JSON is YAML). Pure: no I/O.
+///
+/// # Errors
+///
+/// A [`LoadError`] naming the file, line, column and field of every problem.
+pub fn parse_endpoint_file(text: &str, file_name: &str) -> Result<Vec<EndpointConfig>, LoadError> {
+    let file: EndpointFile = parse(text, file_name, "write `endpoints: [ip:port, ...]`")?;
+    let mut problems = Vec::new();
+    check_endpoints("endpoints", &file.endpoints, &mut problems);
+    for (i, endpoint) in file.endpoints.iter().enumerate() {
+        if endpoint.address.socket().is_none() {
+            problems.push((
+                format!("endpoints[{i}]"),
+                format!(
+                    "{} is a host name; a discovery file lists IP:port addresses",
+                    endpoint.address
+                ),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(file.endpoints)
+    } else {
+        Err(located(problems, text, file_name))
+    }
+}
+
+/// The shape of an endpoint file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointFile {
+    endpoints: Vec<EndpointConfig>,
+}
+
+/// Parses `text` into the model `T`; `when_empty` says what an empty file should hold.
+fn parse<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file_name: &str,
+    when_empty: &str,
+) -> Result<T, LoadError> {
+    serde_saphyr::from_str(text)
+        .map_err(|e| LoadError::single(parse_error(&e, text, file_name, when_empty)))
 }
 
 /// Ties each `(field path, message)` problem to its place in `text`, in file order.
@@ -174,11 +220,16 @@ fn not_utf8(file: &str, error: &std::string::FromUtf8Error) -> LoadError {
 }
 
 /// Turns a serde-saphyr error into one line, with the field path found through its location.
-fn parse_error(error: &serde_saphyr::Error, text: &str, file: &str) -> ConfigError {
+fn parse_error(
+    error: &serde_saphyr::Error,
+    text: &str,
+    file: &str,
+    when_empty: &str,
+) -> ConfigError {
     let inner = original(error);
     let map = SourceMap::new(text);
     if matches!(inner, serde_saphyr::Error::Eof { .. }) && map.is_empty() {
-        let message = "the file has no content; at least `listeners` is required".to_owned();
+        let message = format!("the file has no content; {when_empty}");
         return error_at(file, None, "", message);
     }
     let message = one_line(&Formatter { text }.format_message(inner));
@@ -337,6 +388,24 @@ fn resolve_tls_paths(config: &mut Config, dir: &Path) {
             if file.is_relative() {
                 *file = dir.join(&*file);
             }
+        }
+    }
+}
+
+fn resolve_discovery_paths(config: &mut Config, dir: &Path) {
+    use crate::model::DiscoveryConfig;
+    for discovery in config
+        .clusters
+        .iter_mut()
+        .filter_map(|c| c.discovery.as_mut())
+    {
+        let file = match discovery {
+            DiscoveryConfig::File(file) => Some(&mut file.path),
+            DiscoveryConfig::Kubernetes(k8s) => k8s.kubeconfig.as_mut(),
+            DiscoveryConfig::Static(_) | DiscoveryConfig::Dns(_) => None,
+        };
+        if let Some(file) = file.filter(|f| f.is_relative()) {
+            *file = dir.join(&*file);
         }
     }
 }

@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 
 use crate::model::{ClusterConfig, Config, ListenerConfig};
 
+pub(crate) use cluster::check_endpoints;
+
 /// More worker threads than this is a typo, not a machine.
 const MAX_WORKERS: usize = 1024;
 

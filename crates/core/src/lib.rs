@@ -2,15 +2,18 @@
 //!
 //! Owns the words the data path speaks: the [`Body`] type every hop hands on, gRPC status
 //! codes ([`GrpcCode`]), the `grpc-timeout` header ([`grpc_timeout`]), gRPC message framing
-//! ([`grpc_frame`]), and [`Fault`], which says whose fault an error is. It does no I/O and
+//! ([`grpc_frame`]), [`Fault`], which says whose fault an error is, and [`EndpointChange`],
+//! how discovery sources and operators change a cluster's endpoints. It does no I/O and
 //! needs no runtime; network code lives in `proxy`, `cluster` and friends.
 
 pub mod body;
+mod endpoint_change;
 mod fault;
 pub mod grpc;
 pub mod grpc_frame;
 pub mod grpc_timeout;
 
 pub use body::{Body, BoxError};
+pub use endpoint_change::{DiscoveredEndpoint, EndpointChange, EndpointState};
 pub use fault::Fault;
 pub use grpc::GrpcCode;

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::sync::watch;
+use yardmaster_core::{DiscoveredEndpoint, EndpointChange};
+use yardmaster_discovery::{DnsQuery, DnsSource, HostPort, RefreshBounds, Source};
 
 use crate::endpoint::EndpointEntry;
 use crate::{ChannelOptions, Target};
@@ -31,7 +33,7 @@ impl State {
 
     /// Makes `addresses` the current endpoints, keeping the entries (and connections) of
     /// those that stay. Entries that leave are dropped, which stops their connecting.
-    fn publish(&self, addresses: &[SocketAddr]) {
+    pub(crate) fn publish(&self, addresses: &[SocketAddr]) {
         let old = self.endpoints.borrow().clone();
         let mut map = EndpointMap::new();
         for &address in addresses {
@@ -50,30 +52,14 @@ impl State {
     }
 }
 
-/// Follows `target` until the dispatcher is dropped (which aborts this task).
+/// Follows `target` until the dispatcher is dropped (which aborts this task). Static and
+/// DNS targets resolve through the discovery crate's DNS source (host names re-resolved as
+/// their TTLs say); a failed refresh keeps the last endpoints.
 pub(crate) async fn run(target: Target, state: Arc<State>) {
-    match target {
-        Target::Static(names) => {
-            // Host names are resolved once; retried until they resolve.
-            loop {
-                match resolve(&names).await {
-                    Ok(addresses) => return state.publish(&addresses),
-                    Err(error) => tracing::warn!(%error, "resolving static endpoints"),
-                }
-                tokio::time::sleep(state.options.dns_refresh_interval()).await;
-            }
-        }
-        Target::Dns(name) => loop {
-            match resolve(std::slice::from_ref(&name)).await {
-                Ok(addresses) => state.publish(&addresses),
-                // Keep the last endpoints: a resolver hiccup must not empty the set.
-                Err(error) => tracing::warn!(%name, %error, "resolving dns target"),
-            }
-            tokio::time::sleep(state.options.dns_refresh_interval()).await;
-        },
-        Target::Kubernetes(target) => {
-            target.follow(|addresses| state.publish(&addresses)).await;
-        }
+    let source = match target {
+        Target::Static(names) => source_of(names, &state.options),
+        Target::Dns(name) => source_of(vec![name], &state.options),
+        Target::Kubernetes(source) => Source::Kubernetes(source),
         Target::Watched(mut addresses) => loop {
             let current = addresses.borrow_and_update().clone();
             state.publish(&current);
@@ -81,16 +67,52 @@ pub(crate) async fn run(target: Target, state: Arc<State>) {
                 return;
             }
         },
-    }
+    };
+    let description = source.to_string();
+    source
+        .run(|change| {
+            match change {
+                EndpointChange::Discovered(endpoints) => {
+                    let addresses: Vec<SocketAddr> =
+                        endpoints.iter().map(|e| e.address).collect();
+                    state.publish(&addresses);
+                }
+                EndpointChange::DiscoveryFailed(error) => {
+                    tracing::warn!(target = %description, %error, "discovery failed; keeping the last endpoints");
+                }
+                // Sources send only discovery changes.
+                _ => {}
+            }
+            true
+        })
+        .await;
 }
 
-/// Every address of every `host:port`, sorted and without duplicates.
-async fn resolve(names: &[String]) -> std::io::Result<Vec<SocketAddr>> {
-    let mut addresses = Vec::new();
+/// The source of `host:port` names: addresses are fixed, names are asked of DNS every
+/// [`ChannelOptions::dns_refresh`].
+fn source_of(names: Vec<String>, options: &ChannelOptions) -> Source {
+    let mut fixed = Vec::new();
+    let mut hosts = Vec::new();
     for name in names {
-        addresses.extend(tokio::net::lookup_host(name.as_str()).await?);
+        match name.parse::<SocketAddr>() {
+            Ok(address) => fixed.push(DiscoveredEndpoint::new(address)),
+            Err(_) => {
+                let (host, port) = name.rsplit_once(':').unwrap_or((name.as_str(), "0"));
+                hosts.push(HostPort {
+                    host: host.to_owned(),
+                    port: port.parse().unwrap_or(0),
+                    weight: 1,
+                });
+            }
+        }
     }
-    addresses.sort();
-    addresses.dedup();
-    Ok(addresses)
+    if hosts.is_empty() {
+        return Source::Static(fixed);
+    }
+    let every = options.dns_refresh_interval();
+    let bounds = RefreshBounds {
+        min: every,
+        max: every,
+    };
+    Source::Dns(DnsSource::new(DnsQuery::Hosts(hosts), bounds, None).with_fixed(fixed))
 }

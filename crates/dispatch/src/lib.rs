@@ -14,9 +14,9 @@
 //! or panics affects only its endpoint. When an endpoint leaves, its closure is cancelled
 //! (its calls are reset at once) and reported with [`CancelReason::EndpointLeft`].
 //!
-//! Kubernetes discovery ([`KubernetesTarget`]) lists and watches the Service's
-//! EndpointSlices through the `kube` crate and keeps the endpoints that are ready and not
-//! terminating.
+//! Endpoints are found by the `yardmaster-discovery` crate, the gateway's own: host names
+//! through its DNS source, and Kubernetes Services ([`KubernetesSource`]) by listing and
+//! watching their EndpointSlices, keeping the endpoints that are ready and not terminating.
 //!
 //! It does not own load balancing, retries or the gateway's routing (see the `proxy`
 //! and `cluster` crates).
@@ -48,14 +48,13 @@
 mod discovery;
 mod dispatcher;
 mod endpoint;
-mod kubernetes;
 mod options;
 mod subscription;
 mod supervisor;
 mod target;
 
 pub use dispatcher::{DispatchError, Dispatcher};
-pub use kubernetes::KubernetesTarget;
 pub use options::ChannelOptions;
 pub use subscription::{CancelReason, Event, Outcome, Subscription};
 pub use target::{Target, TargetError};
+pub use yardmaster_discovery::{KubernetesSource, PortRef};

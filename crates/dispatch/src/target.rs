@@ -5,7 +5,7 @@ use std::fmt;
 
 use tokio::sync::watch;
 
-use crate::KubernetesTarget;
+use yardmaster_discovery::{KubernetesSource, PortRef};
 
 /// A parsed target.
 #[derive(Clone, Debug)]
@@ -17,7 +17,7 @@ pub enum Target {
     Dns(String),
     /// `kubernetes://service.namespace[:port]`: the ready endpoints of the Service's
     /// EndpointSlices, listed and watched through the Kubernetes API.
-    Kubernetes(KubernetesTarget),
+    Kubernetes(KubernetesSource),
     /// Endpoints the caller supplies and changes ([`Dispatcher::with_endpoints`](crate::Dispatcher::with_endpoints)).
     Watched(watch::Receiver<Vec<std::net::SocketAddr>>),
 }
@@ -89,8 +89,10 @@ fn parse_kubernetes(rest: &str) -> Result<Target, String> {
         Some((service, namespace))
             if !service.is_empty() && !namespace.is_empty() && !namespace.contains('.') =>
         {
-            Ok(Target::Kubernetes(KubernetesTarget::new(
-                service, namespace, port,
+            Ok(Target::Kubernetes(KubernetesSource::new(
+                service,
+                namespace,
+                port.map(PortRef::Number),
             )))
         }
         _ => Err("write kubernetes://service.namespace[:port]".to_owned()),
@@ -109,7 +111,7 @@ impl fmt::Display for Target {
         match self {
             Target::Static(addresses) => write!(f, "static://{}", addresses.join(",")),
             Target::Dns(name) => write!(f, "dns://{name}"),
-            Target::Kubernetes(target) => write!(f, "{target}"),
+            Target::Kubernetes(source) => write!(f, "{source}"),
             Target::Watched(_) => f.write_str("watched endpoints"),
         }
     }
@@ -131,9 +133,9 @@ mod tests {
         };
         assert_eq!(name, "users.internal:50051");
         let target = Target::parse("kubernetes://users.shop:50051").unwrap();
-        assert_eq!(target.to_string(), "kubernetes://users.shop:50051");
+        assert_eq!(target.to_string(), "kubernetes users.shop:50051");
         let target = Target::parse("kubernetes://users.shop").unwrap();
-        assert_eq!(target.to_string(), "kubernetes://users.shop");
+        assert_eq!(target.to_string(), "kubernetes users.shop");
     }
 
     #[test]

@@ -10,10 +10,11 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use yardmaster_admin::{AdminState, EndpointChange, GatewayView, UpdateError};
+use yardmaster_admin::{AdminState, GatewayView, UpdateError};
 use yardmaster_bridge::{Bridge, BridgeMetrics};
 use yardmaster_cluster::{ClusterMetrics, ClusterSet, ClusterStatus};
 use yardmaster_config::Config;
+use yardmaster_core::EndpointChange;
 use yardmaster_proxy::{tls, Edge, ListenerSettings, ProxyMetrics, Snapshot, Workers};
 
 /// A gateway whose sockets are bound but which serves nothing yet.
@@ -120,7 +121,8 @@ impl Gateway {
         })
     }
 
-    /// Starts serving every listener, every TCP bridge and the admin API on the current
+    /// Starts every cluster's background tasks (discovery, health checks, housekeeping)
+    /// and serves every listener, every TCP bridge and the admin API on the current
     /// runtime.
     pub fn spawn(self) -> anyhow::Result<GatewayHandle> {
         let (shutdown, signal) = watch::channel(false);
@@ -133,6 +135,10 @@ impl Gateway {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let workers = Workers::start(worker_count).context("starting the worker threads")?;
+        for cluster in self.snapshot.load().clusters().iter() {
+            cluster.start();
+            crate::discovery::follow(cluster);
+        }
         let mut addrs = Vec::with_capacity(self.listeners.len());
         for listener in self.listeners {
             let addr = listener
@@ -270,11 +276,6 @@ impl GatewayView for View {
             .clusters()
             .get(cluster)
             .ok_or_else(|| UpdateError::UnknownCluster(cluster.to_owned()))?;
-        match change {
-            EndpointChange::Add { address, weight } => cluster.add_endpoint(address, weight),
-            EndpointChange::Remove(address) => cluster.remove_endpoint(address),
-            EndpointChange::SetState(address, state) => cluster.set_endpoint_state(address, state),
-        }
-        .map_err(UpdateError::Control)
+        cluster.apply(change).map_err(UpdateError::Control)
     }
 }

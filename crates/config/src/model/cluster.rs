@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{de, Deserialize, Deserializer, Serialize};
@@ -23,8 +24,13 @@ pub struct ClusterConfig {
     /// How long a TCP connect (and, for HTTP/2, the handshake) to an endpoint may take.
     #[serde(default = "default_connect_timeout", with = "duration")]
     pub connect_timeout: Duration,
-    /// Endpoints: `"ip:port"` or `{address, weight}`.
+    /// Endpoints: `"ip:port"`, `"host:port"` (resolved through DNS, as the `dns` source
+    /// does) or `{address, weight}`; the short form of `discovery: {static: [...]}`.
+    #[serde(default)]
     pub endpoints: Vec<EndpointConfig>,
+    /// Where the endpoints come from, when not from `endpoints`: exactly one source.
+    #[serde(default)]
+    pub discovery: Option<DiscoveryConfig>,
     /// How an endpoint is chosen for each request.
     #[serde(default)]
     pub balancing: BalancingConfig,
@@ -80,11 +86,11 @@ impl Protocol {
     }
 }
 
-/// One endpoint: written as `"ip:port"` or as a mapping `{address, weight}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// One endpoint: written as `"ip:port"`, `"host:port"` or as a mapping `{address, weight}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EndpointConfig {
-    /// `ip:port`.
-    pub address: SocketAddr,
+    /// `ip:port`, or a host name and port.
+    pub address: EndpointAddress,
     /// Relative share of traffic under the `weighted` policy (1..=1000; default 1).
     pub weight: u32,
 }
@@ -92,15 +98,66 @@ pub struct EndpointConfig {
 impl EndpointConfig {
     /// An endpoint of weight 1.
     pub fn new(address: SocketAddr) -> EndpointConfig {
-        EndpointConfig { address, weight: 1 }
+        EndpointConfig {
+            address: EndpointAddress::Socket(address),
+            weight: 1,
+        }
+    }
+}
+
+/// Where an endpoint listens: an IP address, or a host name resolved through DNS.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
+pub enum EndpointAddress {
+    /// `ip:port`.
+    Socket(SocketAddr),
+    /// `host:port`: every address the name resolves to, re-resolved as its TTL says.
+    Name {
+        /// The DNS name.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+}
+
+impl EndpointAddress {
+    /// The socket address, when the endpoint is written as one.
+    pub fn socket(&self) -> Option<SocketAddr> {
+        match self {
+            EndpointAddress::Socket(address) => Some(*address),
+            EndpointAddress::Name { .. } => None,
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        match self {
+            EndpointAddress::Socket(address) => address.port(),
+            EndpointAddress::Name { port, .. } => *port,
+        }
+    }
+}
+
+impl fmt::Display for EndpointAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointAddress::Socket(address) => write!(f, "{address}"),
+            EndpointAddress::Name { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+impl From<EndpointAddress> for String {
+    fn from(address: EndpointAddress) -> String {
+        address.to_string()
     }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EndpointMapping {
-    #[serde(deserialize_with = "socket_addr::deserialize")]
-    address: SocketAddr,
+    #[serde(deserialize_with = "socket_addr::deserialize_endpoint")]
+    address: EndpointAddress,
     #[serde(default = "default_weight")]
     weight: u32,
 }
@@ -116,12 +173,12 @@ impl<'de> Deserialize<'de> for EndpointConfig {
             type Value = EndpointConfig;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an endpoint: \"ip:port\" or {address, weight}")
+                f.write_str("an endpoint: \"ip:port\", \"host:port\" or {address, weight}")
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<EndpointConfig, E> {
-                socket_addr::parse(text)
-                    .map(EndpointConfig::new)
+                socket_addr::parse_endpoint(text)
+                    .map(|address| EndpointConfig { address, weight: 1 })
                     .map_err(E::custom)
             }
 
@@ -135,6 +192,114 @@ impl<'de> Deserialize<'de> for EndpointConfig {
         }
         d.deserialize_any(Visitor)
     }
+}
+
+/// Where a cluster's endpoints come from: exactly one source.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum DiscoveryConfig {
+    /// A fixed list, as `endpoints` writes it.
+    Static(Vec<EndpointConfig>),
+    /// DNS A/AAAA or SRV records.
+    Dns(DnsDiscoveryConfig),
+    /// A Kubernetes Service's EndpointSlices.
+    Kubernetes(KubernetesDiscoveryConfig),
+    /// A YAML or JSON file of endpoints, read again when it changes.
+    File(FileDiscoveryConfig),
+}
+
+impl DiscoveryConfig {
+    /// The source's kind as the file writes it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DiscoveryConfig::Static(_) => "static",
+            DiscoveryConfig::Dns(_) => "dns",
+            DiscoveryConfig::Kubernetes(_) => "kubernetes",
+            DiscoveryConfig::File(_) => "file",
+        }
+    }
+}
+
+/// DNS discovery: `name` (A/AAAA) or `srv`, exactly one.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsDiscoveryConfig {
+    /// `host:port`: every A and AAAA address of `host`, on `port`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An SRV name such as `_grpc._tcp.users.internal`: each record's target on the
+    /// record's port, with the record's weight.
+    #[serde(default)]
+    pub srv: Option<String>,
+    /// The shortest wait between two queries, whatever the TTL.
+    #[serde(default = "default_min_refresh", with = "duration")]
+    pub min_refresh: Duration,
+    /// The longest wait between two queries, whatever the TTL.
+    #[serde(default = "default_max_refresh", with = "duration")]
+    pub max_refresh: Duration,
+    /// The name server asked (`ip:port`); absent means the system's (`/etc/resolv.conf`).
+    #[serde(default, deserialize_with = "socket_addr::deserialize_option")]
+    pub name_server: Option<SocketAddr>,
+}
+
+/// 1 s: a TTL of 0 must not mean a query in a loop.
+pub fn default_min_refresh() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// 30 s: a changed record is noticed within half a minute even behind long TTLs.
+pub fn default_max_refresh() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// Kubernetes discovery through the API server.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesDiscoveryConfig {
+    /// The Service's name.
+    pub service: String,
+    /// Its namespace.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// The port: a number, or the name of one of the Service's ports (`grpc`); absent
+    /// means the first port of each EndpointSlice.
+    #[serde(default)]
+    pub port: Option<PortConfig>,
+    /// A kubeconfig file whose current context names the API server; absent means the
+    /// in-cluster service account, or `KUBECONFIG`.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+fn default_namespace() -> String {
+    "default".to_owned()
+}
+
+/// A port by number or by name.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum PortConfig {
+    /// A port number.
+    Number(u16),
+    /// A port's name.
+    Name(String),
+}
+
+/// File discovery.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDiscoveryConfig {
+    /// The file: `endpoints:` followed by a list written as a cluster's `endpoints`
+    /// (IP addresses only). Relative to the configuration file's directory.
+    pub path: PathBuf,
+    /// How often the file is looked at for a change.
+    #[serde(default = "default_poll_interval", with = "duration")]
+    pub poll_interval: Duration,
+}
+
+/// 500 ms: an edit is applied within a second, at the cost of one small read.
+pub fn default_poll_interval() -> Duration {
+    Duration::from_millis(500)
 }
 
 /// How a cluster picks an endpoint.

@@ -7,8 +7,9 @@ use http::HeaderName;
 
 use super::Problems;
 use crate::model::{
-    BalancingConfig, BalancingPolicy, ClusterConfig, HashOn, HealthCheckConfig, HealthCheckKind,
-    OutlierDetectionConfig, RetryConfig,
+    BalancingConfig, BalancingPolicy, ClusterConfig, DiscoveryConfig, DnsDiscoveryConfig,
+    EndpointAddress, EndpointConfig, HashOn, HealthCheckConfig, HealthCheckKind,
+    OutlierDetectionConfig, PortConfig, RetryConfig,
 };
 
 /// The largest endpoint weight: keeps the weighted schedule of a cluster small.
@@ -18,38 +19,24 @@ pub(crate) const MAX_WEIGHT: u32 = 1000;
 const MAX_ATTEMPTS: u32 = 10;
 
 pub(super) fn check_cluster(path: &str, cluster: &ClusterConfig, problems: &mut Problems) {
-    if cluster.endpoints.is_empty() {
-        problems.push((
+    match (&cluster.discovery, cluster.endpoints.is_empty()) {
+        (None, true) => problems.push((
             format!("{path}.endpoints"),
-            "a cluster needs at least one endpoint (e.g. `endpoints: [127.0.0.1:50051]`)"
+            "a cluster needs at least one endpoint (e.g. `endpoints: [127.0.0.1:50051]`) \
+             or a `discovery` source"
                 .to_owned(),
-        ));
-    }
-    let mut seen = HashSet::new();
-    for (i, endpoint) in cluster.endpoints.iter().enumerate() {
-        let at = format!("{path}.endpoints[{i}]");
-        if endpoint.address.port() == 0 {
-            problems.push((
-                at.clone(),
-                format!(
-                    "{} has port 0; write the port the endpoint listens on",
-                    endpoint.address
-                ),
-            ));
-        } else if !seen.insert(endpoint.address) {
-            problems.push((
-                at.clone(),
-                format!(
-                    "{} is listed twice; list each endpoint once",
-                    endpoint.address
-                ),
-            ));
+        )),
+        (None, false) => {
+            check_endpoints(&format!("{path}.endpoints"), &cluster.endpoints, problems)
         }
-        if !(1..=MAX_WEIGHT).contains(&endpoint.weight) {
-            problems.push((
-                format!("{at}.weight"),
-                format!("weight must be 1..={MAX_WEIGHT}, found {}", endpoint.weight),
-            ));
+        (Some(_), false) => problems.push((
+            format!("{path}.discovery"),
+            "write either `endpoints` or `discovery`, not both (`endpoints` is the short \
+             form of `discovery: {static: [...]}`)"
+                .to_owned(),
+        )),
+        (Some(discovery), true) => {
+            check_discovery(&format!("{path}.discovery"), discovery, problems);
         }
     }
     positive(path, "connect_timeout", cluster.connect_timeout, problems);
@@ -110,6 +97,111 @@ pub(super) fn check_cluster(path: &str, cluster: &ClusterConfig, problems: &mut 
     }
     if let Some(idle) = cluster.stream_idle_timeout {
         positive(path, "stream_idle_timeout", idle, problems);
+    }
+}
+
+/// Checks a list of endpoints: not empty, ports set, each listed once, weights in range.
+pub(crate) fn check_endpoints(path: &str, endpoints: &[EndpointConfig], problems: &mut Problems) {
+    if endpoints.is_empty() {
+        problems.push((
+            path.to_owned(),
+            "at least one endpoint is required (e.g. `[127.0.0.1:50051]`)".to_owned(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        let address = &endpoint.address;
+        if address.port() == 0 {
+            problems.push((
+                at.clone(),
+                format!("{address} has port 0; write the port the endpoint listens on"),
+            ));
+        } else if !seen.insert(address) {
+            problems.push((
+                at.clone(),
+                format!("{address} is listed twice; list each endpoint once"),
+            ));
+        }
+        if !(1..=MAX_WEIGHT).contains(&endpoint.weight) {
+            problems.push((
+                format!("{at}.weight"),
+                format!("weight must be 1..={MAX_WEIGHT}, found {}", endpoint.weight),
+            ));
+        }
+    }
+}
+
+fn check_discovery(path: &str, discovery: &DiscoveryConfig, problems: &mut Problems) {
+    match discovery {
+        DiscoveryConfig::Static(endpoints) => {
+            check_endpoints(&format!("{path}.static"), endpoints, problems);
+        }
+        DiscoveryConfig::Dns(dns) => check_dns(&format!("{path}.dns"), dns, problems),
+        DiscoveryConfig::Kubernetes(k8s) => {
+            let path = format!("{path}.kubernetes");
+            for (key, value) in [("service", &k8s.service), ("namespace", &k8s.namespace)] {
+                if value.is_empty() {
+                    problems.push((format!("{path}.{key}"), format!("{key} must not be empty")));
+                }
+            }
+            match &k8s.port {
+                Some(PortConfig::Number(0)) => problems.push((
+                    format!("{path}.port"),
+                    "port 0 is not a port; write the number or the Service port's name".to_owned(),
+                )),
+                Some(PortConfig::Name(name)) if name.is_empty() => problems.push((
+                    format!("{path}.port"),
+                    "the port name must not be empty".to_owned(),
+                )),
+                _ => {}
+            }
+        }
+        DiscoveryConfig::File(file) => {
+            let path = format!("{path}.file");
+            if file.path.as_os_str().is_empty() {
+                problems.push((format!("{path}.path"), "path must not be empty".to_owned()));
+            }
+            positive(&path, "poll_interval", file.poll_interval, problems);
+        }
+    }
+}
+
+fn check_dns(path: &str, dns: &DnsDiscoveryConfig, problems: &mut Problems) {
+    match (&dns.name, &dns.srv) {
+        (None, None) | (Some(_), Some(_)) => problems.push((
+            path.to_owned(),
+            "write exactly one of `name` (host:port, for A/AAAA records) and `srv` \
+             (e.g. _grpc._tcp.users.internal)"
+                .to_owned(),
+        )),
+        (Some(name), None) => match crate::socket_addr::parse_endpoint(name) {
+            Ok(EndpointAddress::Name { port: 0, .. }) => problems.push((
+                format!("{path}.name"),
+                format!("{name:?} has port 0; write the port the endpoints listen on"),
+            )),
+            Ok(EndpointAddress::Name { .. }) => {}
+            Ok(EndpointAddress::Socket(_)) => problems.push((
+                format!("{path}.name"),
+                format!("{name:?} is an address, not a name; list it under `endpoints`"),
+            )),
+            Err(message) => problems.push((format!("{path}.name"), message)),
+        },
+        (None, Some(srv)) => {
+            if srv.is_empty() || srv.contains(':') {
+                problems.push((
+                    format!("{path}.srv"),
+                    format!("{srv:?} is not an SRV name (e.g. _grpc._tcp.users.internal)"),
+                ));
+            }
+        }
+    }
+    positive(path, "min_refresh", dns.min_refresh, problems);
+    if dns.max_refresh < dns.min_refresh {
+        problems.push((
+            format!("{path}.max_refresh"),
+            "max_refresh must not be shorter than min_refresh".to_owned(),
+        ));
     }
 }
 

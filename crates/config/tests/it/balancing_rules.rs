@@ -137,7 +137,7 @@ fn a_malformed_weighted_endpoint_points_at_its_address() {
     );
     assert_eq!(
         errors(&text),
-        ["gateway.yaml:7:20: clusters[0].endpoints[0].address: \"10.0.0.x:80\" is not a socket address (write IP:port, e.g. 127.0.0.1:8080 or [::1]:8080)"]
+        ["gateway.yaml:7:20: clusters[0].endpoints[0].address: \"10.0.0.x:80\" is not an endpoint address (write IP:port or host:port, e.g. 127.0.0.1:8080, [::1]:8080 or users.internal:50051)"]
     );
 }
 

@@ -58,7 +58,7 @@ fn requires_an_endpoint() {
     );
     assert_eq!(
         errors(&text),
-        ["gateway.yaml:6:16: clusters[0].endpoints: a cluster needs at least one endpoint (e.g. `endpoints: [127.0.0.1:50051]`)"]
+        ["gateway.yaml:6:16: clusters[0].endpoints: a cluster needs at least one endpoint (e.g. `endpoints: [127.0.0.1:50051]`) or a `discovery` source"]
     );
 }
 

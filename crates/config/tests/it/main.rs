@@ -8,6 +8,7 @@
 mod balancing_rules;
 mod bridge_rules;
 mod cluster_rules;
+mod discovery_rules;
 mod examples;
 mod fanout_rules;
 mod garbage;

@@ -112,7 +112,7 @@ fn bad_endpoint_address_points_at_the_entry() {
     ";
     assert_eq!(
         errors(text),
-        ["gateway.yaml:10:9: clusters[1].endpoints[1]: \"10.0.0.x:80\" is not a socket address (write IP:port, e.g. 127.0.0.1:8080 or [::1]:8080)"]
+        ["gateway.yaml:10:9: clusters[1].endpoints[1]: \"10.0.0.x:80\" is not an endpoint address (write IP:port or host:port, e.g. 127.0.0.1:8080, [::1]:8080 or users.internal:50051)"]
     );
 }
 

@@ -27,7 +27,7 @@ fn reports_every_validation_error_in_file_order() {
             "gateway.yaml:7:28: listeners[0].routes[0].forward.cluster: unknown cluster \"user\"; defined clusters: users",
             "gateway.yaml:8:25: listeners[0].routes[1].match.method: `method` must not be empty; leave it out to match every method",
             "gateway.yaml:9:29: listeners[0].routes[1].deny.grpc_status: `ok` would report a denied call as successful; use an error code such as permission_denied",
-            "gateway.yaml:12:16: clusters[0].endpoints: a cluster needs at least one endpoint (e.g. `endpoints: [127.0.0.1:50051]`)",
+            "gateway.yaml:12:16: clusters[0].endpoints: a cluster needs at least one endpoint (e.g. `endpoints: [127.0.0.1:50051]`) or a `discovery` source",
         ]
     );
 }

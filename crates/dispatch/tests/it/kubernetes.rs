@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_stream::StreamExt;
-use yardmaster_dispatch::{ChannelOptions, Dispatcher, KubernetesTarget, Target};
+use yardmaster_dispatch::{ChannelOptions, Dispatcher, KubernetesSource, Target};
 
 use crate::{assert_left, stream_until_cancelled, upstream, HANG_LIMIT};
 
@@ -118,7 +118,7 @@ async fn endpoint_slices_are_listed_then_watched() {
     let (api, events) = fake_api_server(list).await;
     let config = kube::Config::new(format!("http://{api}").parse().unwrap());
     let client = kube::Client::try_from(config).unwrap();
-    let target = KubernetesTarget::new("users", "shop", None).with_client(client);
+    let target = KubernetesSource::new("users", "shop", None).with_client(client);
     let dispatcher = Dispatcher::from_target(Target::Kubernetes(target), ChannelOptions::default());
     dispatcher.ready(HANG_LIMIT).await.unwrap();
     assert_eq!(dispatcher.endpoints(), [a.addr]);

@@ -122,7 +122,7 @@ async fn check_reports_parse_errors_with_location_and_field_path() {
         (
             "bad address",
             "listeners:\n  - name: public\n    listen: 127.0.0.1:8080\nclusters:\n  - name: users\n    endpoints: [127.0.0.1:50051, \"10.0.0.x:80\"]\n",
-            "broken.yaml:6:34: clusters[0].endpoints[1]: \"10.0.0.x:80\" is not a socket address (write IP:port, e.g. 127.0.0.1:8080 or [::1]:8080)",
+            "broken.yaml:6:34: clusters[0].endpoints[1]: \"10.0.0.x:80\" is not an endpoint address (write IP:port or host:port, e.g. 127.0.0.1:8080, [::1]:8080 or users.internal:50051)",
         ),
     ];
     for (case, yaml, error) in cases {
