@@ -21,9 +21,13 @@ pub struct TestUpstream {
 impl TestUpstream {
     /// Starts an echo upstream that reports `name` as `served_by`.
     pub async fn echo(name: &str) -> TestUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding upstream");
+        TestUpstream::echo_on(name, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Like [`TestUpstream::echo`], bound to `bind` (another loopback address such as
+    /// 127.0.0.2, so DNS records can tell upstreams apart on one port).
+    pub async fn echo_on(name: &str, bind: SocketAddr) -> TestUpstream {
+        let listener = TcpListener::bind(bind).await.expect("binding upstream");
         let addr = listener.local_addr().expect("upstream address");
         let service = EchoService::new(name);
         let stats = service.stats();

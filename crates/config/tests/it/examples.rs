@@ -31,6 +31,15 @@ fn every_example_file_is_valid() {
 }
 
 #[test]
+fn the_example_endpoint_file_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/users-endpoints.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let endpoints = yardmaster_config::parse_endpoint_file(&text, "users-endpoints.json")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(endpoints.len(), 2);
+}
+
+#[test]
 fn docs_full_example_is_valid() {
     let example = full_example(DOCS).expect("a ```yaml block right after `## Full example`");
     let config = from_str(example, "configuration.md").unwrap_or_else(|e| panic!("{e}"));

@@ -9,6 +9,7 @@ mod balancing;
 mod bridge;
 mod cli;
 mod demo;
+mod discovery;
 mod endpoint_control;
 mod fanout;
 mod grpc_calls;
