@@ -9,6 +9,7 @@
 
 mod gateway;
 mod http_client;
+mod kubernetes_api;
 mod name_server;
 mod raw_client;
 mod raw_upstream;
@@ -18,6 +19,7 @@ mod websocket_upstream;
 
 pub use gateway::TestGateway;
 pub use http_client::{h2_send, http1_send, HttpReply};
+pub use kubernetes_api::{endpoint_slice, TestKubernetesApi};
 pub use name_server::{SrvRecord, TestNameServer};
 pub use raw_client::{RawH2Client, RawResponse};
 pub use raw_upstream::{grpc_frame, RawBody, RawGrpcUpstream};

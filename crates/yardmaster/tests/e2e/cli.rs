@@ -69,6 +69,12 @@ async fn check_passes_every_example() {
             "bridge.yaml",
             "0 listeners, 0 routes, 2 clusters, 2 bridges",
         ),
+        ("discovery-dns.yaml", "1 listeners, 2 routes, 3 clusters"),
+        ("discovery-file.yaml", "1 listeners, 1 routes, 1 clusters"),
+        (
+            "discovery-kubernetes.yaml",
+            "1 listeners, 1 routes, 1 clusters",
+        ),
         ("fanout.yaml", "1 listeners, 2 routes, 1 clusters"),
         ("grpc-gateway.yaml", "1 listeners, 3 routes, 2 clusters"),
         (

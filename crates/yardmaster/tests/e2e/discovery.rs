@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use yardmaster_test_support::{
-    eventually_async, SrvRecord, TestGateway, TestNameServer, TestUpstream,
+    endpoint_slice, eventually_async, SrvRecord, TestGateway, TestKubernetesApi, TestNameServer,
+    TestUpstream,
 };
 
 use crate::balancing::{served_by, spread};
@@ -426,5 +427,54 @@ async fn operator_changes_hold_when_the_source_lists_the_endpoint_again() {
         (counts.get("b"), counts.get("c")),
         (Some(&3), Some(&3)),
         "{counts:?}"
+    );
+}
+
+/// A Service's EndpointSlices through a kubeconfig: a terminating endpoint gets no call,
+/// one that becomes ready gets calls, one that starts terminating leaves.
+#[tokio::test]
+async fn kubernetes_endpoints_follow_readiness() {
+    let (a, b) = (TestUpstream::echo("a").await, TestUpstream::echo("b").await);
+    let slices = vec![
+        endpoint_slice("users-a", a.addr(), true, "8"),
+        endpoint_slice("users-b", b.addr(), false, "9"),
+    ];
+    let api = TestKubernetesApi::start(slices, "10").await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    let source = format!(
+        "{{kubernetes: {{service: users, namespace: shop, port: grpc, kubeconfig: '{}'}}}}",
+        kubeconfig.display()
+    );
+    let gateway = gateway_discovering(&source, "").await;
+    eventually_async("the list is applied", || async {
+        discovery_status(&gateway).await["updates_total"] == 1
+    })
+    .await;
+    let client = gateway.echo_client().await;
+    assert_eq!(spread(&client, 4, 1).await.get("a"), Some(&4));
+
+    api.send("MODIFIED", endpoint_slice("users-b", b.addr(), true, "11"));
+    eventually_async("b takes calls once ready", || async {
+        served_by(&mut client.clone()).await == "b"
+    })
+    .await;
+
+    api.send("MODIFIED", endpoint_slice("users-a", a.addr(), false, "12"));
+    let gone = a.addr().to_string();
+    eventually_async("terminating a leaves", || async {
+        let cluster = gateway.cluster_status("upstream").await;
+        !cluster["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["address"] == gone.as_str())
+    })
+    .await;
+    assert_eq!(spread(&client, 4, 1).await.get("b"), Some(&4));
+    let cluster = gateway.cluster_status("upstream").await;
+    assert_eq!(
+        cluster["endpoints"][0]["source"], "kubernetes",
+        "{cluster:#}"
     );
 }
