@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use yardmaster_config::{BalancingPolicy, ClusterConfig, HashOn, InitialHealth, Protocol};
-use yardmaster_core::{Body, Fault};
+use yardmaster_core::{Body, Fault, GrpcCode};
 
 use crate::balancer::Balancer;
 use crate::circuit_breaker::CircuitBreaker;
@@ -414,8 +414,5 @@ fn is_failure<B>(response: &Response<B>) -> bool {
     if response.status().is_server_error() {
         return true;
     }
-    response
-        .headers()
-        .get("grpc-status")
-        .is_some_and(|s| s.as_bytes() == b"14")
+    GrpcCode::from_headers(response.headers()) == Some(GrpcCode::Unavailable)
 }

@@ -83,8 +83,8 @@ impl RetryPolicy {
 /// response, or for a plain HTTP response 502, 503 and 504 read as UNAVAILABLE. A
 /// response with a body to come is final: its bytes will go downstream.
 fn response_code(response: &Response<UpstreamBody>) -> Option<GrpcCode> {
-    if let Some(status) = response.headers().get("grpc-status") {
-        return Some(GrpcCode::from_header(status));
+    if let Some(code) = GrpcCode::from_headers(response.headers()) {
+        return Some(code);
     }
     if grpc::is_grpc(response.headers()) {
         return None;

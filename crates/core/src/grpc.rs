@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 /// `content-type` prefix that marks a gRPC call (`application/grpc`, `application/grpc+proto`, ...).
 pub const CONTENT_TYPE_PREFIX: &str = "application/grpc";
 
+/// Name of the header (of a trailers-only response) or trailer carrying a call's status code.
+pub const STATUS_HEADER: &str = "grpc-status";
+
+/// Name of the header or trailer carrying a call's status message, percent-encoded.
+pub const MESSAGE_HEADER: &str = "grpc-message";
+
 /// The status codes of gRPC (`grpc-status`), named as in the gRPC spec.
 ///
 /// In configuration they are written in `snake_case` (`permission_denied`).
@@ -68,6 +74,11 @@ impl GrpcCode {
             .map_or(GrpcCode::Unknown, GrpcCode::from_u32)
     }
 
+    /// The `grpc-status` of a header or trailer block; `None` when it has none.
+    pub fn from_headers(headers: &HeaderMap) -> Option<GrpcCode> {
+        headers.get(STATUS_HEADER).map(GrpcCode::from_header)
+    }
+
     /// The numeric value of the code.
     pub fn as_u32(self) -> u32 {
         self as u32
@@ -127,6 +138,15 @@ pub fn is_grpc(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.as_bytes().starts_with(CONTENT_TYPE_PREFIX.as_bytes()))
 }
 
+/// Writes a call's status into a header or trailer block: `grpc-status`, and `grpc-message`
+/// (percent-encoded) unless `message` is empty.
+pub fn insert_status(headers: &mut HeaderMap, code: GrpcCode, message: &str) {
+    headers.insert(STATUS_HEADER, code.header_value());
+    if !message.is_empty() {
+        headers.insert(MESSAGE_HEADER, encode_message(message));
+    }
+}
+
 /// Percent-encodes a status message for `grpc-message`, as the gRPC spec requires:
 /// every byte outside printable ASCII, and `%` itself, becomes `%XX`.
 pub fn encode_message(message: &str) -> HeaderValue {
@@ -183,6 +203,18 @@ mod tests {
             GrpcCode::from_header(&HeaderValue::from_static("x")),
             GrpcCode::Unknown
         );
+    }
+
+    #[test]
+    fn status_is_written_and_read_back() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(GrpcCode::from_headers(&headers), None);
+        insert_status(&mut headers, GrpcCode::NotFound, "");
+        assert_eq!(GrpcCode::from_headers(&headers), Some(GrpcCode::NotFound));
+        assert!(!headers.contains_key(MESSAGE_HEADER));
+        insert_status(&mut headers, GrpcCode::Unavailable, "50% off");
+        assert_eq!(headers[STATUS_HEADER], "14");
+        assert_eq!(headers[MESSAGE_HEADER], "50%25 off");
     }
 
     #[test]

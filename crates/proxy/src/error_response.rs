@@ -116,8 +116,7 @@ pub(crate) fn grpc_status_response(code: GrpcCode, message: &str) -> Response<Pr
         header::CONTENT_TYPE,
         HeaderValue::from_static(grpc::CONTENT_TYPE_PREFIX),
     );
-    headers.insert("grpc-status", code.header_value());
-    headers.insert("grpc-message", grpc::encode_message(message));
+    grpc::insert_status(headers, code, message);
     response
 }
 
@@ -132,8 +131,11 @@ mod tests {
         };
         let response = error_response(&error, true);
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()["grpc-status"], "12");
-        assert_eq!(response.headers()["grpc-message"], "no route for /a.B/C");
+        assert_eq!(response.headers()[grpc::STATUS_HEADER], "12");
+        assert_eq!(
+            response.headers()[grpc::MESSAGE_HEADER],
+            "no route for /a.B/C"
+        );
         assert!(http_body::Body::is_end_stream(response.body()));
     }
 

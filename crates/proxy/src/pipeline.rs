@@ -101,8 +101,8 @@ fn head_code(response: &Response<ProxyBody>, is_grpc: bool) -> CallCode {
     if !is_grpc {
         return CallCode::Http(status);
     }
-    if let Some(code) = response.headers().get("grpc-status") {
-        return CallCode::Grpc(GrpcCode::from_header(code));
+    if let Some(code) = GrpcCode::from_headers(response.headers()) {
+        return CallCode::Grpc(code);
     }
     CallCode::Grpc(match status {
         200 => GrpcCode::Unknown,

@@ -108,10 +108,7 @@ impl ProxyBody {
 /// `grpc-status` and `grpc-message` as a trailer block.
 pub(crate) fn status_trailers(code: GrpcCode, message: &str) -> HeaderMap {
     let mut trailers = HeaderMap::with_capacity(2);
-    trailers.insert("grpc-status", code.header_value());
-    if !message.is_empty() {
-        trailers.insert("grpc-message", grpc::encode_message(message));
-    }
+    grpc::insert_status(&mut trailers, code, message);
     trailers
 }
 
@@ -141,7 +138,7 @@ impl HttpBody for ProxyBody {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref() {
-                    let code = trailers.get("grpc-status").map(GrpcCode::from_header);
+                    let code = GrpcCode::from_headers(trailers);
                     this.finish(code.map(CallCode::Grpc));
                 }
                 Poll::Ready(Some(Ok(frame)))

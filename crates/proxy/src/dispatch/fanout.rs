@@ -20,7 +20,7 @@ use prometheus_client::metrics::counter::Counter;
 use tokio::time::Instant;
 use yardmaster_cluster::{Cluster, ClusterSet};
 use yardmaster_config::{FanoutConfig, FanoutReplies};
-use yardmaster_core::{Fault, GrpcCode};
+use yardmaster_core::{grpc, Fault, GrpcCode};
 
 use super::request_head::RequestHead;
 use crate::error_response::ProxyError;
@@ -229,13 +229,13 @@ enum Outcome {
 impl Outcome {
     /// The outcome told by a `grpc-status` (and `grpc-message`) in `headers`, if any.
     fn from_status(headers: &http::HeaderMap) -> Option<Outcome> {
-        let code = GrpcCode::from_header(headers.get("grpc-status")?);
+        let code = GrpcCode::from_headers(headers)?;
         if code == GrpcCode::Ok {
             return Some(Outcome::Ok);
         }
         let message = headers
-            .get("grpc-message")
-            .map(yardmaster_core::grpc::decode_message)
+            .get(grpc::MESSAGE_HEADER)
+            .map(grpc::decode_message)
             .unwrap_or_default();
         Some(Outcome::Failed(code, message))
     }

@@ -225,10 +225,7 @@ impl Merge {
             let _ = start.send(Start::Head(grpc_head()));
         }
         let (code, message) = failure.unwrap_or((GrpcCode::Ok, String::new()));
-        trailers.insert("grpc-status", code.header_value());
-        if !message.is_empty() {
-            trailers.insert("grpc-message", grpc::encode_message(&message));
-        }
+        grpc::insert_status(&mut trailers, code, &message);
         let _ = self.tx.send(Frame::trailers(trailers)).await;
     }
 }
