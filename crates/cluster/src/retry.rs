@@ -137,10 +137,7 @@ pub(crate) async fn call(
         let (method, uri, version, mut headers) = template.clone();
         headers.insert(PREVIOUS_ATTEMPTS, HeaderValue::from(attempt));
         if let Some(timeout) = client_timeout {
-            // Forward the time that is left, not what the first attempt was given.
-            let left = timeout.saturating_sub(started.elapsed());
-            let left = left.max(Duration::from_nanos(1));
-            headers.insert(grpc_timeout::HEADER, grpc_timeout::encode(left));
+            grpc_timeout::insert_left(&mut headers, timeout.saturating_sub(started.elapsed()));
         }
         req = Request::new(body::boxed(replay.body()));
         *req.method_mut() = method;

@@ -277,14 +277,14 @@ async fn grpc_timeout_is_forwarded_reduced() {
         raw_send(gateway.addr(), |client| {
             let mut req = client.grpc_request(UNARY, grpc_frame(b"request"));
             req.headers_mut()
-                .insert("grpc-timeout", HeaderValue::from_static(sent));
+                .insert(grpc_timeout::HEADER, HeaderValue::from_static(sent));
             req
         })
         .await;
         let headers = next_headers(&mut seen).await;
 
         let forwarded = headers
-            .get("grpc-timeout")
+            .get(grpc_timeout::HEADER)
             .and_then(grpc_timeout::parse)
             .unwrap_or_else(|| panic!("no valid grpc-timeout forwarded for {sent}: {headers:?}"));
         assert!(
@@ -298,7 +298,7 @@ async fn grpc_timeout_is_forwarded_reduced() {
     })
     .await;
     let headers = next_headers(&mut seen).await;
-    assert!(!headers.contains_key("grpc-timeout"), "{headers:?}");
+    assert!(!headers.contains_key(grpc_timeout::HEADER), "{headers:?}");
 }
 
 /// Size of each message of the [`CountingUpstream`].
