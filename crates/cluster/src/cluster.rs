@@ -350,7 +350,7 @@ impl ClusterShared {
         };
         let failed = match &result {
             Ok((response, _)) => is_failure(response),
-            Err(error) => error.fault() == Fault::Upstream,
+            Err(error) => error.cause().status().fault == Fault::Upstream,
         };
         self.record_outcome(&endpoint, failed);
         match result {

@@ -62,7 +62,7 @@ impl RetryPolicy {
             Err(error) if error.is_retryable() => self.on_connect_failure,
             // The attempt failed without a response (connection lost, attempt timeout):
             // it counts as the status a client would see, usually UNAVAILABLE.
-            Err(error) => self.retry_on.contains(&error.grpc_code()),
+            Err(error) => self.retry_on.contains(&error.cause().status().grpc),
         }
     }
 

@@ -111,24 +111,6 @@ impl GrpcCode {
             GrpcCode::Unauthenticated => "UNAUTHENTICATED",
         }
     }
-
-    /// The code a client reports for an HTTP/2 `RST_STREAM` error code, per the
-    /// "Errors" section of the gRPC HTTP/2 protocol spec.
-    pub fn from_h2_reason(reason: u32) -> GrpcCode {
-        match reason {
-            // NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT,
-            // FRAME_SIZE_ERROR, COMPRESSION_ERROR, CONNECT_ERROR
-            0x0 | 0x1 | 0x2 | 0x3 | 0x4 | 0x6 | 0x9 | 0xa => GrpcCode::Internal,
-            // REFUSED_STREAM: nothing was processed, so the call may be retried.
-            0x7 => GrpcCode::Unavailable,
-            0x8 => GrpcCode::Cancelled,
-            // ENHANCE_YOUR_CALM
-            0xb => GrpcCode::ResourceExhausted,
-            // INADEQUATE_SECURITY
-            0xc => GrpcCode::PermissionDenied,
-            _ => GrpcCode::Unknown,
-        }
-    }
 }
 
 /// Whether the headers announce a gRPC call (`content-type: application/grpc...`).

@@ -2,15 +2,19 @@
 //!
 //! Owns the words the data path speaks: the [`Body`] type every hop hands on, gRPC status
 //! codes ([`GrpcCode`]), the `grpc-timeout` header ([`grpc_timeout`]), gRPC message framing
-//! ([`grpc_frame`]), and [`Fault`], which says whose fault an error is. It does no I/O and
-//! needs no runtime; network code lives in `proxy`, `cluster` and friends.
+//! ([`grpc_frame`]), [`Fault`], which says whose fault an error is, and [`Cause`], why the
+//! gateway answers a call itself, with the one table of the statuses it then makes
+//! ([`Cause::status`]). It does no I/O and needs no runtime; network code lives in
+//! `proxy`, `cluster` and friends.
 
 pub mod body;
+mod cause;
 mod fault;
 pub mod grpc;
 pub mod grpc_frame;
 pub mod grpc_timeout;
 
 pub use body::{Body, BoxError};
+pub use cause::{Cause, Status};
 pub use fault::Fault;
 pub use grpc::GrpcCode;
