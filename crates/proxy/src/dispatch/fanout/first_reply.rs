@@ -116,7 +116,8 @@ async fn read_reply(response: Response<UpstreamBody>, max: usize) -> Result<Repl
     let (parts, mut body) = response.into_parts();
     let mut bytes = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Outcome::failed(Cause::ConnectionLost, e.to_string()))?;
+        let frame =
+            frame.map_err(|e| Outcome::failed(UpstreamBody::failure_cause(&*e), e.to_string()))?;
         match frame.into_data() {
             Ok(data) if bytes.len().saturating_add(data.len()) > max => {
                 let message = format!("reply of more than {max} bytes");

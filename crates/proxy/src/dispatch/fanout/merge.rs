@@ -13,7 +13,7 @@ use http_body::Frame;
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{AbortHandle, JoinSet};
-use yardmaster_cluster::Endpoint;
+use yardmaster_cluster::{Endpoint, UpstreamBody};
 use yardmaster_core::grpc_frame::MessageDecoder;
 use yardmaster_core::{grpc, Cause, GrpcCode};
 
@@ -270,7 +270,10 @@ async fn stream_endpoint(
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(frame) => frame,
-            Err(error) => return Outcome::failed(Cause::ConnectionLost, error.to_string()),
+            Err(error) => {
+                let cause = UpstreamBody::failure_cause(&*error);
+                return Outcome::failed(cause, error.to_string());
+            }
         };
         let frame = match frame.into_data() {
             Ok(data) => data,
