@@ -79,6 +79,19 @@ impl GrpcCode {
         headers.get(STATUS_HEADER).map(GrpcCode::from_header)
     }
 
+    /// The code a gRPC client reports for a response with this HTTP status and no
+    /// `grpc-status`, per the gRPC spec's "HTTP to gRPC Status Code Mapping".
+    pub fn from_http_status(status: u16) -> GrpcCode {
+        match status {
+            400 => GrpcCode::Internal,
+            401 => GrpcCode::Unauthenticated,
+            403 => GrpcCode::PermissionDenied,
+            404 => GrpcCode::Unimplemented,
+            429 | 502 | 503 | 504 => GrpcCode::Unavailable,
+            _ => GrpcCode::Unknown,
+        }
+    }
+
     /// The numeric value of the code.
     pub fn as_u32(self) -> u32 {
         self as u32
@@ -185,6 +198,25 @@ mod tests {
             GrpcCode::from_header(&HeaderValue::from_static("x")),
             GrpcCode::Unknown
         );
+    }
+
+    #[test]
+    fn http_statuses_map_as_the_grpc_spec_says() {
+        let cases = [
+            (200, GrpcCode::Unknown),
+            (400, GrpcCode::Internal),
+            (401, GrpcCode::Unauthenticated),
+            (403, GrpcCode::PermissionDenied),
+            (404, GrpcCode::Unimplemented),
+            (429, GrpcCode::Unavailable),
+            (500, GrpcCode::Unknown),
+            (502, GrpcCode::Unavailable),
+            (503, GrpcCode::Unavailable),
+            (504, GrpcCode::Unavailable),
+        ];
+        for (status, code) in cases {
+            assert_eq!(GrpcCode::from_http_status(status), code, "{status}");
+        }
     }
 
     #[test]
