@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use yardmaster_config::EndpointAddress;
 use yardmaster_config::{BalancingPolicy, ClusterConfig, HashOn, InitialHealth, Protocol};
-use yardmaster_core::{Body, DiscoveredEndpoint, EndpointChange, Fault};
+use yardmaster_core::{Body, DiscoveredEndpoint, EndpointChange, Fault, GrpcCode};
 
 use crate::balancer::Balancer;
 use crate::circuit_breaker::CircuitBreaker;
@@ -439,7 +439,7 @@ impl ClusterShared {
         };
         let failed = match &result {
             Ok((response, _)) => is_failure(response),
-            Err(error) => error.fault() == Fault::Upstream,
+            Err(error) => error.cause().status().fault == Fault::Upstream,
         };
         self.record_outcome(&endpoint, failed);
         match result {
@@ -503,8 +503,5 @@ fn is_failure<B>(response: &Response<B>) -> bool {
     if response.status().is_server_error() {
         return true;
     }
-    response
-        .headers()
-        .get("grpc-status")
-        .is_some_and(|s| s.as_bytes() == b"14")
+    GrpcCode::from_headers(response.headers()) == Some(GrpcCode::Unavailable)
 }

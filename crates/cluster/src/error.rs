@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use yardmaster_core::{Fault, GrpcCode};
+use h2::Reason;
+use yardmaster_core::Cause;
 
 use crate::circuit_breaker::Overflow;
 
@@ -96,36 +97,22 @@ impl ClusterError {
         }
     }
 
-    /// Whose fault the error is.
-    pub fn fault(&self) -> Fault {
+    /// Why the call failed; its statuses and fault follow from it ([`Cause::status`]).
+    pub fn cause(&self) -> Cause {
         match self {
-            ClusterError::NoEndpoint { .. }
-            | ClusterError::Connect { .. }
-            | ClusterError::Timeout { .. } => Fault::Upstream,
-            ClusterError::Overloaded { .. } => Fault::Gateway,
+            ClusterError::NoEndpoint { .. } => Cause::NoEndpoint,
+            ClusterError::Overloaded { .. } => Cause::Overflow,
+            ClusterError::Timeout { .. } => Cause::AttemptTimeout,
+            ClusterError::Connect { .. } => Cause::ConnectFailed,
             ClusterError::Request { source, .. } => {
-                transport_fault(std::error::Error::source(source), source.is_connect())
+                let inner = std::error::Error::source(source);
+                if !source.is_connect() && is_downstream_body(inner) {
+                    Cause::DownstreamError
+                } else {
+                    inner.map_or(Cause::ConnectionLost, transport_cause)
+                }
             }
-            ClusterError::Stream { source, .. } => transport_fault(Some(source), false),
-        }
-    }
-
-    /// The gRPC status a client should see, per the gRPC spec's mapping of transport
-    /// failures: unreachable is UNAVAILABLE, a stream reset maps by its HTTP/2 code.
-    pub fn grpc_code(&self) -> GrpcCode {
-        if self.fault() == Fault::Downstream {
-            return GrpcCode::Cancelled;
-        }
-        match self {
-            ClusterError::NoEndpoint { .. }
-            | ClusterError::Connect { .. }
-            | ClusterError::Timeout { .. } => GrpcCode::Unavailable,
-            ClusterError::Overloaded { .. } => GrpcCode::ResourceExhausted,
-            ClusterError::Request { source, .. } => h2_reason(std::error::Error::source(source))
-                .map_or(GrpcCode::Unavailable, GrpcCode::from_h2_reason),
-            ClusterError::Stream { source, .. } => {
-                h2_reason(Some(source)).map_or(GrpcCode::Unavailable, GrpcCode::from_h2_reason)
-            }
+            ClusterError::Stream { source, .. } => transport_cause(source),
         }
     }
 
@@ -136,25 +123,27 @@ impl ClusterError {
             ClusterError::NoEndpoint { .. } | ClusterError::Connect { .. } => true,
             ClusterError::Overloaded { .. } | ClusterError::Timeout { .. } => false,
             ClusterError::Request { source, .. } => source.is_connect(),
-            ClusterError::Stream { source, .. } => h2_reason(Some(source)) == Some(0x7),
+            ClusterError::Stream { source, .. } => {
+                h2_reason(source) == Some(Reason::REFUSED_STREAM)
+            }
         }
     }
 }
 
-/// A failure that started on the downstream side (its request body broke) is the
-/// client's; everything else in transport is the upstream's.
-fn transport_fault(source: Option<&(dyn std::error::Error + 'static)>, is_connect: bool) -> Fault {
-    if is_connect {
-        return Fault::Upstream;
-    }
-    let user_body = source
+/// Whether a transport failure started on the downstream side: the request body it was
+/// sending broke.
+fn is_downstream_body(source: Option<&(dyn std::error::Error + 'static)>) -> bool {
+    source
         .and_then(|e| e.downcast_ref::<hyper::Error>())
-        .is_some_and(|e| e.is_user() || e.is_body_write_aborted());
-    if user_body {
-        Fault::Downstream
-    } else {
-        Fault::Upstream
-    }
+        .is_some_and(|e| e.is_user() || e.is_body_write_aborted())
+}
+
+/// The cause of an upstream transport failure, before or after the response head: the
+/// HTTP/2 error code that ended the stream, else a lost connection.
+pub(crate) fn transport_cause(error: &(dyn std::error::Error + 'static)) -> Cause {
+    h2_reason(error).map_or(Cause::ConnectionLost, |reason| {
+        Cause::Reset(u32::from(reason))
+    })
 }
 
 /// An error and its causes, `: `-separated. hyper's own text ("http2 error") names only
@@ -170,12 +159,12 @@ fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// The HTTP/2 error code somewhere in an error's source chain.
-pub(crate) fn h2_reason(error: Option<&(dyn std::error::Error + 'static)>) -> Option<u32> {
-    let mut current = error;
+/// The HTTP/2 error code somewhere in an error and its causes.
+pub(crate) fn h2_reason(error: &(dyn std::error::Error + 'static)) -> Option<Reason> {
+    let mut current = Some(error);
     while let Some(e) = current {
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            return h2.reason().map(u32::from);
+            return h2.reason();
         }
         current = e.source();
     }

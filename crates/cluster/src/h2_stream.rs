@@ -13,6 +13,8 @@ use http::{Method, Request};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use yardmaster_core::{Body, BoxError};
 
+use crate::error::h2_reason;
+
 /// An HTTP/2 failure on a pooled upstream connection or stream: the h2 error as its
 /// source, worded as hyper words it ("http2 error", "error reading a body from
 /// connection"), so messages stay the same whichever client produced them.
@@ -203,7 +205,7 @@ impl RequestPump {
                     }
                 },
                 Some(Err(error)) => {
-                    let reason = reason_in_chain(&*error).unwrap_or(Reason::INTERNAL_ERROR);
+                    let reason = h2_reason(&*error).unwrap_or(Reason::INTERNAL_ERROR);
                     self.tx.send_reset(reason);
                     return Poll::Ready(Err(error));
                 }
@@ -214,18 +216,6 @@ impl RequestPump {
             }
         }
     }
-}
-
-/// The HTTP/2 reset reason somewhere in an error's causes.
-fn reason_in_chain(error: &(dyn std::error::Error + 'static)) -> Option<Reason> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            return h2.reason();
-        }
-        current = e.source();
-    }
-    None
 }
 
 /// Drives `pump` (if still running) along with `fut`, until `fut` is ready.

@@ -10,7 +10,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Request};
 use http_body_util::BodyExt;
 use tokio::net::TcpStream;
 use yardmaster_config::{HealthCheckConfig, HealthCheckKind};
-use yardmaster_core::body;
+use yardmaster_core::{body, GrpcCode};
 
 use crate::cluster::ClusterShared;
 use crate::h2_pool::Lane;
@@ -143,9 +143,7 @@ async fn grpc_probe(shared: &ClusterShared, endpoint: &Endpoint, service: &str) 
 
 /// Whether a header block carries a non-OK (or no) `grpc-status`.
 fn is_grpc_error(headers: &HeaderMap) -> bool {
-    headers
-        .get("grpc-status")
-        .is_some_and(|s| s.as_bytes() != b"0")
+    GrpcCode::from_headers(headers).is_some_and(|code| code != GrpcCode::Ok)
 }
 
 /// A gRPC frame holding `HealthCheckRequest { service }` (field 1, a string).

@@ -62,7 +62,7 @@ impl RetryPolicy {
             Err(error) if error.is_retryable() => self.on_connect_failure,
             // The attempt failed without a response (connection lost, attempt timeout):
             // it counts as the status a client would see, usually UNAVAILABLE.
-            Err(error) => self.retry_on.contains(&error.grpc_code()),
+            Err(error) => self.retry_on.contains(&error.cause().status().grpc),
         }
     }
 
@@ -83,8 +83,8 @@ impl RetryPolicy {
 /// response, or for a plain HTTP response 502, 503 and 504 read as UNAVAILABLE. A
 /// response with a body to come is final: its bytes will go downstream.
 fn response_code(response: &Response<UpstreamBody>) -> Option<GrpcCode> {
-    if let Some(status) = response.headers().get("grpc-status") {
-        return Some(GrpcCode::from_header(status));
+    if let Some(code) = GrpcCode::from_headers(response.headers()) {
+        return Some(code);
     }
     if grpc::is_grpc(response.headers()) {
         return None;
@@ -137,10 +137,7 @@ pub(crate) async fn call(
         let (method, uri, version, mut headers) = template.clone();
         headers.insert(PREVIOUS_ATTEMPTS, HeaderValue::from(attempt));
         if let Some(timeout) = client_timeout {
-            // Forward the time that is left, not what the first attempt was given.
-            let left = timeout.saturating_sub(started.elapsed());
-            let left = left.max(Duration::from_nanos(1));
-            headers.insert(grpc_timeout::HEADER, grpc_timeout::encode(left));
+            grpc_timeout::insert_left(&mut headers, timeout.saturating_sub(started.elapsed()));
         }
         req = Request::new(body::boxed(replay.body()));
         *req.method_mut() = method;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
-use yardmaster_core::BoxError;
+use yardmaster_core::{BoxError, Cause};
 
 use crate::circuit_breaker::Permit;
 use crate::h2_pool::StreamGuard;
@@ -131,6 +131,12 @@ impl UpstreamBody {
             }),
             guard,
         }
+    }
+
+    /// Why a frame of an upstream body failed: the HTTP/2 error code that ended the stream,
+    /// else a lost connection (which includes a [`StreamIdleError`]).
+    pub fn failure_cause(error: &(dyn std::error::Error + 'static)) -> Cause {
+        crate::error::transport_cause(error)
     }
 
     /// Holds the call's circuit breaker permit until the body ends.

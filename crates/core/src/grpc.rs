@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 /// `content-type` prefix that marks a gRPC call (`application/grpc`, `application/grpc+proto`, ...).
 pub const CONTENT_TYPE_PREFIX: &str = "application/grpc";
 
+/// Name of the header (of a trailers-only response) or trailer carrying a call's status code.
+pub const STATUS_HEADER: &str = "grpc-status";
+
+/// Name of the header or trailer carrying a call's status message, percent-encoded.
+pub const MESSAGE_HEADER: &str = "grpc-message";
+
 /// The status codes of gRPC (`grpc-status`), named as in the gRPC spec.
 ///
 /// In configuration they are written in `snake_case` (`permission_denied`).
@@ -68,6 +74,24 @@ impl GrpcCode {
             .map_or(GrpcCode::Unknown, GrpcCode::from_u32)
     }
 
+    /// The `grpc-status` of a header or trailer block; `None` when it has none.
+    pub fn from_headers(headers: &HeaderMap) -> Option<GrpcCode> {
+        headers.get(STATUS_HEADER).map(GrpcCode::from_header)
+    }
+
+    /// The code a gRPC client reports for a response with this HTTP status and no
+    /// `grpc-status`, per the gRPC spec's "HTTP to gRPC Status Code Mapping".
+    pub fn from_http_status(status: u16) -> GrpcCode {
+        match status {
+            400 => GrpcCode::Internal,
+            401 => GrpcCode::Unauthenticated,
+            403 => GrpcCode::PermissionDenied,
+            404 => GrpcCode::Unimplemented,
+            429 | 502 | 503 | 504 => GrpcCode::Unavailable,
+            _ => GrpcCode::Unknown,
+        }
+    }
+
     /// The numeric value of the code.
     pub fn as_u32(self) -> u32 {
         self as u32
@@ -100,24 +124,6 @@ impl GrpcCode {
             GrpcCode::Unauthenticated => "UNAUTHENTICATED",
         }
     }
-
-    /// The code a client reports for an HTTP/2 `RST_STREAM` error code, per the
-    /// "Errors" section of the gRPC HTTP/2 protocol spec.
-    pub fn from_h2_reason(reason: u32) -> GrpcCode {
-        match reason {
-            // NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT,
-            // FRAME_SIZE_ERROR, COMPRESSION_ERROR, CONNECT_ERROR
-            0x0 | 0x1 | 0x2 | 0x3 | 0x4 | 0x6 | 0x9 | 0xa => GrpcCode::Internal,
-            // REFUSED_STREAM: nothing was processed, so the call may be retried.
-            0x7 => GrpcCode::Unavailable,
-            0x8 => GrpcCode::Cancelled,
-            // ENHANCE_YOUR_CALM
-            0xb => GrpcCode::ResourceExhausted,
-            // INADEQUATE_SECURITY
-            0xc => GrpcCode::PermissionDenied,
-            _ => GrpcCode::Unknown,
-        }
-    }
 }
 
 /// Whether the headers announce a gRPC call (`content-type: application/grpc...`).
@@ -125,6 +131,15 @@ pub fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(http::header::CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(CONTENT_TYPE_PREFIX.as_bytes()))
+}
+
+/// Writes a call's status into a header or trailer block: `grpc-status`, and `grpc-message`
+/// (percent-encoded) unless `message` is empty.
+pub fn insert_status(headers: &mut HeaderMap, code: GrpcCode, message: &str) {
+    headers.insert(STATUS_HEADER, code.header_value());
+    if !message.is_empty() {
+        headers.insert(MESSAGE_HEADER, encode_message(message));
+    }
 }
 
 /// Percent-encodes a status message for `grpc-message`, as the gRPC spec requires:
@@ -183,6 +198,37 @@ mod tests {
             GrpcCode::from_header(&HeaderValue::from_static("x")),
             GrpcCode::Unknown
         );
+    }
+
+    #[test]
+    fn http_statuses_map_as_the_grpc_spec_says() {
+        let cases = [
+            (200, GrpcCode::Unknown),
+            (400, GrpcCode::Internal),
+            (401, GrpcCode::Unauthenticated),
+            (403, GrpcCode::PermissionDenied),
+            (404, GrpcCode::Unimplemented),
+            (429, GrpcCode::Unavailable),
+            (500, GrpcCode::Unknown),
+            (502, GrpcCode::Unavailable),
+            (503, GrpcCode::Unavailable),
+            (504, GrpcCode::Unavailable),
+        ];
+        for (status, code) in cases {
+            assert_eq!(GrpcCode::from_http_status(status), code, "{status}");
+        }
+    }
+
+    #[test]
+    fn status_is_written_and_read_back() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(GrpcCode::from_headers(&headers), None);
+        insert_status(&mut headers, GrpcCode::NotFound, "");
+        assert_eq!(GrpcCode::from_headers(&headers), Some(GrpcCode::NotFound));
+        assert!(!headers.contains_key(MESSAGE_HEADER));
+        insert_status(&mut headers, GrpcCode::Unavailable, "50% off");
+        assert_eq!(headers[STATUS_HEADER], "14");
+        assert_eq!(headers[MESSAGE_HEADER], "50%25 off");
     }
 
     #[test]

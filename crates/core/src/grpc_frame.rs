@@ -6,6 +6,8 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::Cause;
+
 /// Bytes of the prefix before each message.
 pub const PREFIX_BYTES: usize = 5;
 
@@ -66,6 +68,16 @@ impl fmt::Display for FrameError {
 }
 
 impl std::error::Error for FrameError {}
+
+impl FrameError {
+    /// Why a call with these bytes is refused.
+    pub fn cause(&self) -> Cause {
+        match self {
+            FrameError::TooLarge { .. } => Cause::MessageTooLarge,
+            FrameError::BadFlag(_) | FrameError::Truncated => Cause::BadFrame,
+        }
+    }
+}
 
 /// Cuts a byte stream into whole messages. Holds at most one partial message, which is
 /// bounded by `max_message_bytes`.

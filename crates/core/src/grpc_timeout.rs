@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
 /// Header name of the call deadline.
 pub const HEADER: &str = "grpc-timeout";
@@ -31,7 +31,7 @@ pub fn parse(value: &HeaderValue) -> Option<Duration> {
 /// Encodes a duration as a `grpc-timeout` value, choosing the finest unit that fits in
 /// eight digits and rounding up, so a forwarded deadline is never shorter than asked for
 /// by more than the time already spent.
-pub fn encode(timeout: Duration) -> HeaderValue {
+fn encode(timeout: Duration) -> HeaderValue {
     const MAX: u128 = 99_999_999;
     let nanos = timeout.as_nanos();
     let units: [(u128, &str); 6] = [
@@ -50,6 +50,14 @@ pub fn encode(timeout: Duration) -> HeaderValue {
         }
     }
     HeaderValue::from_static("99999999H")
+}
+
+/// Sets `grpc-timeout` to `left`, the time that is left of the call's deadline: each hop
+/// forwards what is left, not what the client first asked for. Never below one
+/// nanosecond, so a deadline that has just passed still goes out as one that expires at
+/// once.
+pub fn insert_left(headers: &mut HeaderMap, left: Duration) {
+    headers.insert(HEADER, encode(left.max(Duration::from_nanos(1))));
 }
 
 #[cfg(test)]
@@ -90,5 +98,14 @@ mod tests {
         assert_eq!(encode(Duration::from_secs(1_000_000_000)), "16666667M");
         let back = parse(&encode(Duration::from_millis(1234))).unwrap();
         assert_eq!(back, Duration::from_millis(1234));
+    }
+
+    #[test]
+    fn time_left_is_never_zero() {
+        let mut headers = HeaderMap::new();
+        insert_left(&mut headers, Duration::from_millis(250));
+        assert_eq!(headers[HEADER], "250000u");
+        insert_left(&mut headers, Duration::ZERO);
+        assert_eq!(headers[HEADER], "1n");
     }
 }

@@ -2,11 +2,14 @@
 //!
 //! Owns the words the data path speaks: the [`Body`] type every hop hands on, gRPC status
 //! codes ([`GrpcCode`]), the `grpc-timeout` header ([`grpc_timeout`]), gRPC message framing
-//! ([`grpc_frame`]), [`Fault`], which says whose fault an error is, and [`EndpointChange`],
-//! how discovery sources and operators change a cluster's endpoints. It does no I/O and
-//! needs no runtime; network code lives in `proxy`, `cluster` and friends.
+//! ([`grpc_frame`]), [`Fault`], which says whose fault an error is, [`Cause`], why the
+//! gateway answers a call itself, with the one table of the statuses it then makes
+//! ([`Cause::status`]), and [`EndpointChange`], how discovery sources and operators change
+//! a cluster's endpoints. It does no I/O and needs no runtime; network code lives in
+//! `proxy`, `cluster` and friends.
 
 pub mod body;
+mod cause;
 mod endpoint_change;
 mod fault;
 pub mod grpc;
@@ -14,6 +17,7 @@ pub mod grpc_frame;
 pub mod grpc_timeout;
 
 pub use body::{Body, BoxError};
+pub use cause::{Cause, Status};
 pub use endpoint_change::{DiscoveredEndpoint, EndpointChange, EndpointState};
 pub use fault::Fault;
 pub use grpc::GrpcCode;

@@ -1,8 +1,10 @@
-//! Every failure on the data path becomes a response here, and only here.
+//! Every failure on the data path becomes a response here, and only here. Which status it
+//! gets is not decided here: each error names its [`Cause`], and [`Cause::status`] is the
+//! table.
 
 use http::{header, HeaderValue, Response, StatusCode};
 use yardmaster_cluster::ClusterError;
-use yardmaster_core::{body, grpc, Fault, GrpcCode};
+use yardmaster_core::{body, grpc, Cause, Fault, GrpcCode};
 
 use crate::dispatch::fanout::FanoutError;
 use crate::dispatch::mirror::MirrorError;
@@ -39,49 +41,23 @@ pub(crate) enum ProxyError {
 }
 
 impl ProxyError {
-    fn fault(&self) -> Fault {
+    /// Why the gateway answers the request itself.
+    pub(crate) fn cause(&self) -> Cause {
         match self {
-            ProxyError::NoRoute { .. }
-            | ProxyError::Denied { .. }
-            | ProxyError::UpgradeUnsupported { .. } => Fault::Gateway,
-            ProxyError::Cluster(e) => e.fault(),
-            ProxyError::Mirror(e) => e.fault(),
-            ProxyError::Fanout(e) => e.fault(),
-            ProxyError::DeadlineExceeded { .. } => Fault::Upstream,
-        }
-    }
-
-    /// The gRPC status for a gRPC client.
-    pub(crate) fn grpc_code(&self) -> GrpcCode {
-        match self {
-            ProxyError::NoRoute { .. } => GrpcCode::Unimplemented,
-            ProxyError::Denied { grpc_status, .. } => *grpc_status,
-            ProxyError::Cluster(e) => e.grpc_code(),
-            ProxyError::Mirror(e) => e.grpc_code(),
-            ProxyError::Fanout(e) => e.grpc_code(),
-            ProxyError::DeadlineExceeded { .. } => GrpcCode::DeadlineExceeded,
-            ProxyError::UpgradeUnsupported { .. } => GrpcCode::Internal,
-        }
-    }
-
-    /// The HTTP status for any other client.
-    pub(crate) fn http_status(&self) -> StatusCode {
-        match self {
-            ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
-            ProxyError::Denied { http_status, .. } => *http_status,
-            ProxyError::Mirror(e) => e.http_status(),
-            ProxyError::Fanout(e) => e.http_status(),
-            ProxyError::Cluster(e) if e.fault() == Fault::Downstream => StatusCode::BAD_REQUEST,
-            ProxyError::Cluster(
-                ClusterError::NoEndpoint { .. }
-                | ClusterError::Connect { .. }
-                | ClusterError::Overloaded { .. },
-            ) => StatusCode::SERVICE_UNAVAILABLE,
-            ProxyError::Cluster(ClusterError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::Cluster(_) | ProxyError::UpgradeUnsupported { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
-            ProxyError::DeadlineExceeded { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::NoRoute { .. } => Cause::NoRoute,
+            ProxyError::Denied {
+                grpc_status,
+                http_status,
+                ..
+            } => Cause::Denied {
+                grpc: *grpc_status,
+                http: *http_status,
+            },
+            ProxyError::Cluster(e) => e.cause(),
+            ProxyError::Mirror(e) => e.cause(),
+            ProxyError::Fanout(e) => e.cause(),
+            ProxyError::DeadlineExceeded { .. } => Cause::DeadlineExceeded,
+            ProxyError::UpgradeUnsupported { .. } => Cause::UpgradeUnsupported,
         }
     }
 }
@@ -90,16 +66,17 @@ impl ProxyError {
 /// call (never a bare HTTP error, which a gRPC client could only report as UNKNOWN), a
 /// status and a one-line text body otherwise. Logs the error once, by fault.
 pub(crate) fn error_response(error: &ProxyError, is_grpc: bool) -> Response<ProxyBody> {
-    match error.fault() {
+    let status = error.cause().status();
+    match status.fault {
         Fault::Upstream => tracing::warn!(%error, "upstream failure"),
         Fault::Downstream => tracing::debug!(%error, "downstream failure"),
         Fault::Gateway => tracing::debug!(%error, "refused by gateway"),
     }
     if is_grpc {
-        grpc_status_response(error.grpc_code(), &error.to_string())
+        grpc_status_response(status.grpc, &error.to_string())
     } else {
         let mut response = Response::new(ProxyBody::local(body::full(format!("{error}\n"))));
-        *response.status_mut() = error.http_status();
+        *response.status_mut() = status.http;
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -109,15 +86,14 @@ pub(crate) fn error_response(error: &ProxyError, is_grpc: bool) -> Response<Prox
 }
 
 /// A trailers-only gRPC response: HTTP 200, the status in the only HEADERS frame.
-pub(crate) fn grpc_status_response(code: GrpcCode, message: &str) -> Response<ProxyBody> {
+fn grpc_status_response(code: GrpcCode, message: &str) -> Response<ProxyBody> {
     let mut response = Response::new(ProxyBody::local(body::empty()));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(grpc::CONTENT_TYPE_PREFIX),
     );
-    headers.insert("grpc-status", code.header_value());
-    headers.insert("grpc-message", grpc::encode_message(message));
+    grpc::insert_status(headers, code, message);
     response
 }
 
@@ -132,8 +108,11 @@ mod tests {
         };
         let response = error_response(&error, true);
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()["grpc-status"], "12");
-        assert_eq!(response.headers()["grpc-message"], "no route for /a.B/C");
+        assert_eq!(response.headers()[grpc::STATUS_HEADER], "12");
+        assert_eq!(
+            response.headers()[grpc::MESSAGE_HEADER],
+            "no route for /a.B/C"
+        );
         assert!(http_body::Body::is_end_stream(response.body()));
     }
 
@@ -148,6 +127,6 @@ mod tests {
             error_response(&error, false).status(),
             StatusCode::FORBIDDEN
         );
-        assert_eq!(error.grpc_code(), GrpcCode::PermissionDenied);
+        assert_eq!(error.cause().status().grpc, GrpcCode::PermissionDenied);
     }
 }

@@ -101,16 +101,6 @@ fn head_code(response: &Response<ProxyBody>, is_grpc: bool) -> CallCode {
     if !is_grpc {
         return CallCode::Http(status);
     }
-    if let Some(code) = response.headers().get("grpc-status") {
-        return CallCode::Grpc(GrpcCode::from_header(code));
-    }
-    CallCode::Grpc(match status {
-        200 => GrpcCode::Unknown,
-        400 => GrpcCode::Internal,
-        401 => GrpcCode::Unauthenticated,
-        403 => GrpcCode::PermissionDenied,
-        404 => GrpcCode::Unimplemented,
-        429 | 502 | 503 | 504 => GrpcCode::Unavailable,
-        _ => GrpcCode::Unknown,
-    })
+    let code = GrpcCode::from_headers(response.headers());
+    CallCode::Grpc(code.unwrap_or_else(|| GrpcCode::from_http_status(status)))
 }

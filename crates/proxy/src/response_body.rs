@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use yardmaster_cluster::UpstreamBody;
-use yardmaster_core::{grpc, Body, BoxError, GrpcCode};
+use yardmaster_core::{grpc, Body, BoxError, Cause, GrpcCode};
 
 use crate::call_record::CallRecord;
 use crate::metrics::CallCode;
@@ -30,9 +30,10 @@ pub struct ProxyBody {
     failure: Option<FailureCell>,
 }
 
-/// Where the request side of a call leaves the status the client should see if the
-/// upstream response then fails (the gateway reset the upstream stream because of it).
-pub(crate) type FailureCell = Arc<OnceLock<(GrpcCode, String)>>;
+/// Where the request side of a call leaves why it failed, and the message, for the client
+/// to see if the upstream response then fails (the gateway reset the upstream stream
+/// because of it).
+pub(crate) type FailureCell = Arc<OnceLock<(Cause, String)>>;
 
 // Unboxed on purpose: `Upstream` is the body of every proxied call, and boxing it would add
 // an allocation per call to save a few hundred bytes on the rare gateway-made answer.
@@ -94,25 +95,18 @@ impl ProxyBody {
         }
     }
 
-    /// Ends a gRPC body with status trailers instead of an error.
+    /// Ends a gRPC body with the status trailers of `cause` instead of an error.
     fn fail(
         &mut self,
-        code: GrpcCode,
+        cause: Cause,
         message: &str,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let code = cause.status().grpc;
         self.finish(Some(CallCode::Grpc(code)));
-        Poll::Ready(Some(Ok(Frame::trailers(status_trailers(code, message)))))
+        let mut trailers = HeaderMap::with_capacity(2);
+        grpc::insert_status(&mut trailers, code, message);
+        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
     }
-}
-
-/// `grpc-status` and `grpc-message` as a trailer block.
-pub(crate) fn status_trailers(code: GrpcCode, message: &str) -> HeaderMap {
-    let mut trailers = HeaderMap::with_capacity(2);
-    trailers.insert("grpc-status", code.header_value());
-    if !message.is_empty() {
-        trailers.insert("grpc-message", grpc::encode_message(message));
-    }
-    trailers
 }
 
 impl HttpBody for ProxyBody {
@@ -126,10 +120,7 @@ impl HttpBody for ProxyBody {
         let this = &mut *self;
         if let Some(deadline) = this.deadline.as_mut() {
             if deadline.as_mut().poll(cx).is_ready() {
-                return this.fail(
-                    GrpcCode::DeadlineExceeded,
-                    "deadline exceeded at the gateway",
-                );
+                return this.fail(Cause::DeadlineExceeded, "deadline exceeded at the gateway");
             }
         }
         let polled = match &mut this.inner {
@@ -141,15 +132,15 @@ impl HttpBody for ProxyBody {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref() {
-                    let code = trailers.get("grpc-status").map(GrpcCode::from_header);
+                    let code = GrpcCode::from_headers(trailers);
                     this.finish(code.map(CallCode::Grpc));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(error))) if this.grpc => {
-                let cause = this.failure.as_ref().and_then(|f| f.get()).cloned();
-                let (code, message) = cause.unwrap_or_else(|| upstream_failure(&*error));
-                this.fail(code, &message)
+                let failed_first = this.failure.as_ref().and_then(|f| f.get()).cloned();
+                let (cause, message) = failed_first.unwrap_or_else(|| upstream_failure(&*error));
+                this.fail(cause, &message)
             }
             Poll::Ready(Some(Err(error))) => {
                 this.finish(None);
@@ -185,26 +176,18 @@ impl Drop for ProxyBody {
         // ends with the status of its head; any other was cut short by the downstream.
         let cancelled = self.grpc && !self.is_end_stream();
         if let Some(record) = self.record.take() {
-            record.finish(cancelled.then_some(CallCode::Grpc(GrpcCode::Cancelled)));
+            let code = CallCode::Grpc(Cause::DownstreamError.status().grpc);
+            record.finish(cancelled.then_some(code));
         }
     }
 }
 
-/// The status a client should see when the upstream body fails: the mapped code of an
-/// HTTP/2 reset (gRPC spec, "Errors"), else UNAVAILABLE for a lost connection.
-fn upstream_failure(error: &(dyn std::error::Error + 'static)) -> (GrpcCode, String) {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            if let Some(reason) = h2.reason() {
-                let code = GrpcCode::from_h2_reason(u32::from(reason));
-                return (code, format!("upstream reset the stream: {reason}"));
-            }
-        }
-        current = e.source();
-    }
-    (
-        GrpcCode::Unavailable,
-        format!("upstream connection lost mid-call: {error}"),
-    )
+/// Why the upstream body failed, and the message the client gets.
+fn upstream_failure(error: &(dyn std::error::Error + 'static)) -> (Cause, String) {
+    let cause = UpstreamBody::failure_cause(error);
+    let message = match cause {
+        Cause::Reset(reason) => format!("upstream reset the stream: {}", h2::Reason::from(reason)),
+        _ => format!("upstream connection lost mid-call: {error}"),
+    };
+    (cause, message)
 }

@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
+use yardmaster_core::grpc;
 
 /// One h2c connection; the connection task stops when the client is dropped.
 pub struct RawH2Client {
@@ -34,21 +35,26 @@ pub struct RawResponse {
 impl RawResponse {
     /// Whether the status came in the only HEADERS frame, with no DATA and no trailers.
     pub fn is_trailers_only(&self) -> bool {
-        self.data.is_empty() && self.trailers.is_none() && self.headers.contains_key("grpc-status")
+        self.data.is_empty()
+            && self.trailers.is_none()
+            && self.headers.contains_key(grpc::STATUS_HEADER)
     }
 
     /// `grpc-status` of a trailers-only response, else of the trailers.
     pub fn grpc_status(&self) -> Option<&str> {
-        self.status_block()?.get("grpc-status")?.to_str().ok()
+        self.status_block()?.get(grpc::STATUS_HEADER)?.to_str().ok()
     }
 
     /// `grpc-message` (still percent-encoded) from wherever `grpc-status` is.
     pub fn grpc_message(&self) -> Option<&str> {
-        self.status_block()?.get("grpc-message")?.to_str().ok()
+        self.status_block()?
+            .get(grpc::MESSAGE_HEADER)?
+            .to_str()
+            .ok()
     }
 
     fn status_block(&self) -> Option<&HeaderMap> {
-        if self.headers.contains_key("grpc-status") {
+        if self.headers.contains_key(grpc::STATUS_HEADER) {
             Some(&self.headers)
         } else {
             self.trailers.as_ref()

@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
 use tokio::time::Instant;
 use yardmaster_cluster::{Cluster, ClusterSet};
 use yardmaster_config::{FanoutConfig, FanoutReplies};
-use yardmaster_core::{Fault, GrpcCode};
+use yardmaster_core::{grpc, Cause, GrpcCode};
 
 use super::request_head::RequestHead;
 use crate::error_response::ProxyError;
@@ -70,32 +70,13 @@ pub(crate) enum FanoutError {
 }
 
 impl FanoutError {
-    pub(crate) fn fault(&self) -> Fault {
+    pub(crate) fn cause(&self) -> Cause {
         match self {
-            FanoutError::NotGrpc | FanoutError::TooLarge { .. } | FanoutError::Downstream(_) => {
-                Fault::Downstream
-            }
-            FanoutError::NoEndpoint { .. } | FanoutError::AllFailed { .. } => Fault::Upstream,
-        }
-    }
-
-    pub(crate) fn grpc_code(&self) -> GrpcCode {
-        match self {
-            FanoutError::NotGrpc => GrpcCode::Internal,
-            FanoutError::NoEndpoint { .. } => GrpcCode::Unavailable,
-            FanoutError::TooLarge { .. } => GrpcCode::ResourceExhausted,
-            FanoutError::Downstream(_) => GrpcCode::Cancelled,
-            FanoutError::AllFailed { code, .. } => *code,
-        }
-    }
-
-    pub(crate) fn http_status(&self) -> StatusCode {
-        match self {
-            FanoutError::NotGrpc => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            FanoutError::NoEndpoint { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            FanoutError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            FanoutError::Downstream(_) => StatusCode::BAD_REQUEST,
-            FanoutError::AllFailed { .. } => StatusCode::BAD_GATEWAY,
+            FanoutError::NotGrpc => Cause::NotGrpc,
+            FanoutError::NoEndpoint { .. } => Cause::NoEndpoint,
+            FanoutError::TooLarge { .. } => Cause::MessageTooLarge,
+            FanoutError::Downstream(_) => Cause::DownstreamError,
+            FanoutError::AllFailed { code, .. } => Cause::AllFailed(*code),
         }
     }
 }
@@ -227,15 +208,20 @@ enum Outcome {
 }
 
 impl Outcome {
+    /// A failure the gateway tells: the code of `cause`.
+    fn failed(cause: Cause, message: impl Into<String>) -> Outcome {
+        Outcome::Failed(cause.status().grpc, message.into())
+    }
+
     /// The outcome told by a `grpc-status` (and `grpc-message`) in `headers`, if any.
     fn from_status(headers: &http::HeaderMap) -> Option<Outcome> {
-        let code = GrpcCode::from_header(headers.get("grpc-status")?);
+        let code = GrpcCode::from_headers(headers)?;
         if code == GrpcCode::Ok {
             return Some(Outcome::Ok);
         }
         let message = headers
-            .get("grpc-message")
-            .map(yardmaster_core::grpc::decode_message)
+            .get(grpc::MESSAGE_HEADER)
+            .map(grpc::decode_message)
             .unwrap_or_default();
         Some(Outcome::Failed(code, message))
     }

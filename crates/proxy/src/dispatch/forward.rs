@@ -1,7 +1,5 @@
 //! The `forward` action: one request to one cluster, streamed both ways.
 
-use std::time::Duration;
-
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri};
@@ -42,12 +40,8 @@ pub(crate) async fn forward(
     // the wait for the response head.
     let deadline = super::call_deadline(deadline, action.timeout);
     if let (Some(deadline), true) = (deadline, is_grpc) {
-        // Forward the time that is left, not the time the client first asked for.
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        req.headers_mut().insert(
-            grpc_timeout::HEADER,
-            grpc_timeout::encode(remaining.max(Duration::from_nanos(1))),
-        );
+        let left = deadline.saturating_duration_since(Instant::now());
+        grpc_timeout::insert_left(req.headers_mut(), left);
     }
 
     let req = req.map(body::boxed);

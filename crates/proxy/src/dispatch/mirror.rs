@@ -251,8 +251,8 @@ pub(crate) async fn mirror(
         // The request stream failed first (an oversized message, say): that is the cause.
         Err(error) => {
             return Err(match failure.get() {
-                Some((code, message)) => MirrorError::Stream {
-                    code: *code,
+                Some((cause, message)) => MirrorError::Stream {
+                    cause: *cause,
                     message: message.clone(),
                 }
                 .into(),

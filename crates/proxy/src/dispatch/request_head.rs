@@ -2,7 +2,6 @@
 //! copy into each upstream request.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Uri, Version};
@@ -62,12 +61,8 @@ impl RequestHead {
         *req.version_mut() = self.version;
         *req.headers_mut() = self.headers.clone();
         if let Some(deadline) = deadline {
-            // Forward the time that is left, not the time the client first asked for.
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            req.headers_mut().insert(
-                grpc_timeout::HEADER,
-                grpc_timeout::encode(remaining.max(Duration::from_nanos(1))),
-            );
+            let left = deadline.saturating_duration_since(Instant::now());
+            grpc_timeout::insert_left(req.headers_mut(), left);
         }
         if let Some((name, value)) = extra {
             req.headers_mut().insert(name, value.clone());

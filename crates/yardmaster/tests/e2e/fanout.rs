@@ -5,9 +5,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::time::timeout;
 use tonic::Code;
 use yardmaster_demo::pb::EchoRequest;
 use yardmaster_test_support::{TestGateway, TestUpstream, HANG_LIMIT};
+
+use crate::grpc_errors::{Ending, ScriptedUpstream, RESETS};
 
 /// `ServerStream` calls fan out with merged replies (`subscribe` as given), `Unary` calls
 /// with the first successful reply, both to cluster `devices`.
@@ -115,6 +118,32 @@ async fn failed_endpoint_is_reported_in_trailers_while_the_others_stream_on() {
     assert_eq!(metric(&gateway, "all", "failed").await, 1);
     assert_eq!(metric(&gateway, "all", "ok").await, 2);
     gateway.shutdown().await;
+}
+
+/// An endpoint resets its reply stream after one message: its part fails with the gRPC
+/// spec's code for the reset, as a forwarded call does, and being the only endpoint, that
+/// is the call's status.
+#[tokio::test]
+async fn endpoint_reset_mid_reply_fails_with_the_code_of_the_reset() {
+    for (reason, code) in RESETS {
+        let upstream = ScriptedUpstream::start(Ending::ResetAfterOneMessage(reason)).await;
+        let gateway = gateway(&[upstream.addr], false).await;
+        let mut client = gateway.echo_client().await;
+        let mut replies = timeout(HANG_LIMIT, client.server_stream(stream_of(1, 0)))
+            .await
+            .unwrap()
+            .expect("the endpoint's head went through")
+            .into_inner();
+
+        let first = timeout(HANG_LIMIT, replies.message()).await.unwrap();
+        upstream.proceed();
+        let end = timeout(HANG_LIMIT, replies.message()).await.unwrap();
+
+        assert!(matches!(first, Ok(Some(_))), "{reason:?}: {first:?}");
+        assert_eq!(end.unwrap_err().code(), code, "{reason:?}");
+        assert_eq!(metric(&gateway, "all", "failed").await, 1);
+        gateway.shutdown().await;
+    }
 }
 
 #[tokio::test]

@@ -192,7 +192,7 @@ clusters:
 
 /// How a [`ScriptedUpstream`] ends every call.
 #[derive(Clone, Copy, Debug)]
-enum Ending {
+pub(crate) enum Ending {
     /// RST_STREAM with this reason instead of a response.
     ResetAtOnce(Reason),
     /// Response headers and one message; on `proceed`, RST_STREAM with this reason.
@@ -204,8 +204,8 @@ enum Ending {
 /// An h2c upstream that misbehaves at the HTTP/2 level, frame by frame, as `ending` says.
 /// After its first message it waits for [`ScriptedUpstream::proceed`], so the test knows
 /// the message reached the client before the stream breaks.
-struct ScriptedUpstream {
-    addr: SocketAddr,
+pub(crate) struct ScriptedUpstream {
+    pub(crate) addr: SocketAddr,
     proceed: watch::Sender<bool>,
     _connections: JoinSet<()>,
 }
@@ -244,7 +244,7 @@ fn first_reply() -> EchoReply {
 }
 
 impl ScriptedUpstream {
-    async fn start(ending: Ending) -> ScriptedUpstream {
+    pub(crate) async fn start(ending: Ending) -> ScriptedUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (proceed, proceed_rx) = watch::channel(false);
@@ -262,7 +262,7 @@ impl ScriptedUpstream {
         }
     }
 
-    fn proceed(&self) {
+    pub(crate) fn proceed(&self) {
         self.proceed.send_replace(true);
     }
 }
@@ -316,7 +316,7 @@ async fn answer_scripted(
 }
 
 /// The RST_STREAM codes an upstream may send and the gRPC codes the gRPC spec maps them to.
-const RESETS: [(Reason, Code); 5] = [
+pub(crate) const RESETS: [(Reason, Code); 5] = [
     (Reason::REFUSED_STREAM, Code::Unavailable),
     (Reason::CANCEL, Code::Cancelled),
     (Reason::INTERNAL_ERROR, Code::Internal),

@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
-use yardmaster_core::grpc_timeout;
+use yardmaster_core::{grpc, grpc_timeout, GrpcCode};
 use yardmaster_test_support::{
     eventually, grpc_frame, http1_send, one_route_to, RawBody, RawGrpcUpstream, RawH2Client,
     RawResponse, TestGateway, HANG_LIMIT,
@@ -40,7 +40,7 @@ async fn recording_upstream() -> (RawGrpcUpstream, mpsc::UnboundedReceiver<Heade
         let _ = seen.send(req.headers().clone());
         Response::builder()
             .header("content-type", "application/grpc")
-            .header("grpc-status", "0")
+            .header(grpc::STATUS_HEADER, "0")
             .body(RawBody::empty())
             .unwrap()
     })
@@ -170,7 +170,7 @@ async fn response_headers_and_trailers_reach_the_client_byte_exact() {
     );
     let trailers = proxied.trailers.expect("trailers");
     assert_eq!(
-        trailers["grpc-message"],
+        trailers[grpc::MESSAGE_HEADER],
         "bad%20input: %C3%BC is 100%25 wrong%0A"
     );
     assert_eq!(values(&trailers, "x-trail"), [&b"first"[..], b"second"]);
@@ -239,7 +239,7 @@ async fn hop_by_hop_request_headers_are_not_forwarded() {
     .await;
     let headers = next_headers(&mut seen).await;
 
-    assert_eq!(reply.header_values("grpc-status"), ["0"]);
+    assert_eq!(reply.header_values(grpc::STATUS_HEADER), ["0"]);
     for name in [
         "connection",
         "keep-alive",
@@ -277,14 +277,14 @@ async fn grpc_timeout_is_forwarded_reduced() {
         raw_send(gateway.addr(), |client| {
             let mut req = client.grpc_request(UNARY, grpc_frame(b"request"));
             req.headers_mut()
-                .insert("grpc-timeout", HeaderValue::from_static(sent));
+                .insert(grpc_timeout::HEADER, HeaderValue::from_static(sent));
             req
         })
         .await;
         let headers = next_headers(&mut seen).await;
 
         let forwarded = headers
-            .get("grpc-timeout")
+            .get(grpc_timeout::HEADER)
             .and_then(grpc_timeout::parse)
             .unwrap_or_else(|| panic!("no valid grpc-timeout forwarded for {sent}: {headers:?}"));
         assert!(
@@ -298,7 +298,7 @@ async fn grpc_timeout_is_forwarded_reduced() {
     })
     .await;
     let headers = next_headers(&mut seen).await;
-    assert!(!headers.contains_key("grpc-timeout"), "{headers:?}");
+    assert!(!headers.contains_key(grpc_timeout::HEADER), "{headers:?}");
 }
 
 /// Size of each message of the [`CountingUpstream`].
@@ -380,7 +380,7 @@ impl Body for CountingBody {
         }
         self.trailers_sent = true;
         let mut trailers = HeaderMap::new();
-        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        grpc::insert_status(&mut trailers, GrpcCode::Ok, "");
         Poll::Ready(Some(Ok(Frame::trailers(trailers))))
     }
 }
@@ -438,6 +438,6 @@ async fn slow_reader_stalls_the_upstream_instead_of_being_buffered() {
         .unwrap();
     assert_eq!(*upstream.sent.borrow(), MESSAGES);
     let trailers = collected.trailers().cloned().expect("trailers");
-    assert_eq!(trailers["grpc-status"], "0");
+    assert_eq!(GrpcCode::from_headers(&trailers), Some(GrpcCode::Ok));
     assert_eq!(collected.to_bytes().len(), MESSAGES * (5 + MESSAGE_BYTES));
 }

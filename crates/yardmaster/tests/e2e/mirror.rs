@@ -98,7 +98,7 @@ impl Recorder {
             tenant: text("x-tenant"),
             timeout: request
                 .metadata()
-                .get("grpc-timeout")
+                .get(grpc_timeout::HEADER)
                 .and_then(|v| grpc_timeout::parse(&v.to_str().ok()?.parse().ok()?)),
         };
         self.seen.send_modify(|all| all.push(seen));

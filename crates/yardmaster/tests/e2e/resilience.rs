@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 use http::{HeaderMap, HeaderValue, Response};
 use tonic::Code;
+use yardmaster_core::{grpc, GrpcCode};
 use yardmaster_demo::pb::EchoRequest;
 use yardmaster_test_support::{
     BlackholeUpstream, RawBody, RawGrpcUpstream, TestUpstream, HANG_LIMIT,
@@ -217,8 +218,7 @@ type Attempt = (&'static str, Option<String>);
 fn unavailable() -> Response<RawBody> {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/grpc"));
-    headers.insert("grpc-status", HeaderValue::from_static("14"));
-    headers.insert("grpc-message", HeaderValue::from_static("scripted outage"));
+    grpc::insert_status(&mut headers, GrpcCode::Unavailable, "scripted outage");
     let mut response = Response::new(RawBody::empty());
     *response.headers_mut() = headers;
     response

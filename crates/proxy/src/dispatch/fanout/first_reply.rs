@@ -9,7 +9,7 @@ use http_body::Frame;
 use http_body_util::BodyExt;
 use tokio::task::JoinSet;
 use yardmaster_cluster::{Endpoint, UpstreamBody};
-use yardmaster_core::GrpcCode;
+use yardmaster_core::Cause;
 
 use super::{Call, FanoutError, Outcome};
 use crate::error_response::ProxyError;
@@ -39,7 +39,7 @@ pub(super) async fn call(
             let response = call.fanout.cluster.call_endpoint(&endpoint, call.request());
             let reply = match response.await {
                 Ok(response) => read_reply(response, call.fanout.max_message_bytes).await,
-                Err(error) => Err(Outcome::Failed(error.grpc_code(), error.to_string())),
+                Err(error) => Err(Outcome::failed(error.cause(), error.to_string())),
             };
             (address, reply)
         });
@@ -76,7 +76,10 @@ pub(super) async fn call(
                 code,
                 format!("all {total} endpoints failed; {address}: {message}"),
             ),
-            None => (GrpcCode::Unknown, "no endpoint answered".to_owned()),
+            None => (
+                Cause::MissingStatus.status().grpc,
+                "no endpoint answered".to_owned(),
+            ),
         };
         return Err(FanoutError::AllFailed { code, message }.into());
     };
@@ -113,11 +116,12 @@ async fn read_reply(response: Response<UpstreamBody>, max: usize) -> Result<Repl
     let (parts, mut body) = response.into_parts();
     let mut bytes = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Outcome::Failed(GrpcCode::Unavailable, e.to_string()))?;
+        let frame =
+            frame.map_err(|e| Outcome::failed(UpstreamBody::failure_cause(&*e), e.to_string()))?;
         match frame.into_data() {
             Ok(data) if bytes.len().saturating_add(data.len()) > max => {
                 let message = format!("reply of more than {max} bytes");
-                return Err(Outcome::Failed(GrpcCode::ResourceExhausted, message));
+                return Err(Outcome::failed(Cause::MessageTooLarge, message));
             }
             Ok(data) => bytes.extend_from_slice(&data),
             Err(frame) => {
@@ -131,11 +135,11 @@ async fn read_reply(response: Response<UpstreamBody>, max: usize) -> Result<Repl
                         trailers: Some(trailers),
                     }),
                     Some(failed) => Err(failed),
-                    None => Err(Outcome::Failed(GrpcCode::Unknown, "no grpc-status".into())),
+                    None => Err(Outcome::failed(Cause::MissingStatus, "no grpc-status")),
                 };
             }
         }
     }
     let message = "reply ended without trailers".to_owned();
-    Err(Outcome::Failed(GrpcCode::Internal, message))
+    Err(Outcome::failed(Cause::MissingTrailers, message))
 }

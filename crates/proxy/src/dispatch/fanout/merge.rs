@@ -13,9 +13,9 @@ use http_body::Frame;
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{AbortHandle, JoinSet};
-use yardmaster_cluster::Endpoint;
-use yardmaster_core::grpc_frame::{FrameError, MessageDecoder};
-use yardmaster_core::{grpc, GrpcCode};
+use yardmaster_cluster::{Endpoint, UpstreamBody};
+use yardmaster_core::grpc_frame::MessageDecoder;
+use yardmaster_core::{grpc, Cause, GrpcCode};
 
 use super::frame_body::FrameBody;
 use super::{Call, FanoutError, Outcome, FAILED_HEADER};
@@ -82,7 +82,7 @@ pub(super) async fn call(
         }
         Ok(Start::Failed(code, message)) => Err(FanoutError::AllFailed { code, message }.into()),
         Err(_) => Err(FanoutError::AllFailed {
-            code: GrpcCode::Internal,
+            code: Cause::MissingTrailers.status().grpc,
             message: "the fan-out ended without an answer".to_owned(),
         }
         .into()),
@@ -225,10 +225,7 @@ impl Merge {
             let _ = start.send(Start::Head(grpc_head()));
         }
         let (code, message) = failure.unwrap_or((GrpcCode::Ok, String::new()));
-        trailers.insert("grpc-status", code.header_value());
-        if !message.is_empty() {
-            trailers.insert("grpc-message", grpc::encode_message(&message));
-        }
+        grpc::insert_status(&mut trailers, code, &message);
         let _ = self.tx.send(Frame::trailers(trailers)).await;
     }
 }
@@ -258,7 +255,7 @@ async fn stream_endpoint(
         .await
     {
         Ok(response) => response,
-        Err(error) => return Outcome::Failed(error.grpc_code(), error.to_string()),
+        Err(error) => return Outcome::failed(error.cause(), error.to_string()),
     };
     if let Some(outcome) = Outcome::from_status(response.headers()) {
         return outcome;
@@ -273,16 +270,18 @@ async fn stream_endpoint(
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(frame) => frame,
-            Err(error) => return Outcome::Failed(GrpcCode::Unavailable, error.to_string()),
+            Err(error) => {
+                let cause = UpstreamBody::failure_cause(&*error);
+                return Outcome::failed(cause, error.to_string());
+            }
         };
         let frame = match frame.into_data() {
             Ok(data) => data,
             Err(frame) => {
                 let trailers = frame.into_trailers().unwrap_or_default();
-                return Outcome::from_status(&trailers).unwrap_or(Outcome::Failed(
-                    GrpcCode::Unknown,
-                    "reply trailers without grpc-status".to_owned(),
-                ));
+                return Outcome::from_status(&trailers).unwrap_or_else(|| {
+                    Outcome::failed(Cause::MissingStatus, "reply trailers without grpc-status")
+                });
             }
         };
         decoder.push(&frame);
@@ -294,22 +293,13 @@ async fn stream_endpoint(
                         .await
                         .is_err()
                     {
-                        return Outcome::Failed(GrpcCode::Cancelled, "client went away".into());
+                        return Outcome::failed(Cause::DownstreamError, "client went away");
                     }
                 }
                 Ok(None) => break,
-                Err(error) => {
-                    let code = match error {
-                        FrameError::TooLarge { .. } => GrpcCode::ResourceExhausted,
-                        _ => GrpcCode::Internal,
-                    };
-                    return Outcome::Failed(code, error.to_string());
-                }
+                Err(error) => return Outcome::failed(error.cause(), error.to_string()),
             }
         }
     }
-    Outcome::Failed(
-        GrpcCode::Internal,
-        "reply ended without trailers".to_owned(),
-    )
+    Outcome::failed(Cause::MissingTrailers, "reply ended without trailers")
 }

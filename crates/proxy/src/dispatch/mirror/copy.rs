@@ -51,8 +51,8 @@ async fn send(
     client: IpAddr,
 ) -> Result<GrpcCode, yardmaster_core::BoxError> {
     let response = cluster.call_in_background(req, client).await?;
-    if let Some(code) = response.headers().get("grpc-status") {
-        return Ok(GrpcCode::from_header(code));
+    if let Some(code) = GrpcCode::from_headers(response.headers()) {
+        return Ok(code);
     }
     if !response.status().is_success() {
         return Err(format!("HTTP status {}", response.status()).into());
@@ -60,8 +60,7 @@ async fn send(
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
         if let Ok(trailers) = frame?.into_trailers() {
-            let code = trailers.get("grpc-status").map(GrpcCode::from_header);
-            return Ok(code.unwrap_or(GrpcCode::Unknown));
+            return Ok(GrpcCode::from_headers(&trailers).unwrap_or(GrpcCode::Unknown));
         }
     }
     Ok(GrpcCode::Unknown)

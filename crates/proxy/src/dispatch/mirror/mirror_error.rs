@@ -1,8 +1,8 @@
-//! Why a mirrored call is answered by the gateway itself, and with which status.
+//! Why a mirrored call is answered by the gateway itself.
 
 use yardmaster_config::MessageType;
 use yardmaster_core::grpc_frame::FrameError;
-use yardmaster_core::{Fault, GrpcCode};
+use yardmaster_core::Cause;
 
 use super::message_type::WireError;
 
@@ -19,36 +19,22 @@ pub(crate) enum MirrorError {
     Wire(#[from] WireError),
     #[error("reading the request failed: {0}")]
     Downstream(String),
-    /// The call's request stream failed after the responder was called.
+    /// The call's request stream failed after the responder was called: the failure's
+    /// cause and message.
     #[error("{message}")]
-    Stream { code: GrpcCode, message: String },
+    Stream { cause: Cause, message: String },
 }
 
 impl MirrorError {
-    pub(crate) fn fault(&self) -> Fault {
+    pub(crate) fn cause(&self) -> Cause {
         match self {
-            MirrorError::NoTarget(_) => Fault::Gateway,
-            _ => Fault::Downstream,
-        }
-    }
-
-    pub(crate) fn grpc_code(&self) -> GrpcCode {
-        match self {
-            MirrorError::Frame(FrameError::TooLarge { .. }) => GrpcCode::ResourceExhausted,
-            MirrorError::NotGrpc | MirrorError::Frame(_) => GrpcCode::Internal,
-            MirrorError::NoTarget(_) | MirrorError::Wire(WireError::Compressed) => {
-                GrpcCode::Unimplemented
-            }
-            MirrorError::Wire(WireError::Malformed(_)) => GrpcCode::InvalidArgument,
-            MirrorError::Downstream(_) => GrpcCode::Cancelled,
-            MirrorError::Stream { code, .. } => *code,
-        }
-    }
-
-    pub(crate) fn http_status(&self) -> http::StatusCode {
-        match self {
-            MirrorError::NotGrpc => http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            _ => http::StatusCode::BAD_REQUEST,
+            MirrorError::NotGrpc => Cause::NotGrpc,
+            MirrorError::NoTarget(_) => Cause::NoTarget,
+            MirrorError::Frame(error) => error.cause(),
+            MirrorError::Wire(WireError::Compressed) => Cause::Compressed,
+            MirrorError::Wire(WireError::Malformed(_)) => Cause::BadMessage,
+            MirrorError::Downstream(_) => Cause::DownstreamError,
+            MirrorError::Stream { cause, .. } => *cause,
         }
     }
 }

@@ -87,7 +87,7 @@ impl HttpBody for Splitter {
                 Ok(None) => {}
                 Err(error) => {
                     tracing::debug!(%error, "mirrored request stream failed");
-                    let _ = this.failure.set((error.grpc_code(), error.to_string()));
+                    let _ = this.failure.set((error.cause(), error.to_string()));
                     // Dropped unfinished, the copies are reset.
                     this.streams.clear();
                     this.is_done = true;
