@@ -17,7 +17,9 @@ mod machine;
 mod process;
 mod report;
 mod run;
+mod run_args;
 mod scenario;
+mod settings;
 mod target;
 mod upstream;
 
@@ -32,7 +34,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    run: run::RunArgs,
+    run: run_args::RunArgs,
 }
 
 #[derive(Subcommand)]

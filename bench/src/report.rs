@@ -7,8 +7,8 @@ use std::fmt::{self, Write as _};
 use crate::h2load::H2loadResult;
 use crate::load::{Latency, LoadReport};
 use crate::machine::Machine;
-use crate::run::Settings;
 use crate::scenario::Scenario;
+use crate::settings::Settings;
 use crate::target::Kind;
 
 const MIB: f64 = 1024.0 * 1024.0;

@@ -13,159 +13,21 @@ use anyhow::{bail, Context as _};
 use crate::h2load::{self, H2loadShape};
 use crate::load::{LoadReport, MEASURING, STOPPED};
 use crate::machine::{self, Machine};
-use crate::process::Processes;
+use crate::process::{open_files_limit, Processes};
 use crate::report::{self, Sample, Summary};
+use crate::run_args::RunArgs;
 use crate::scenario::Scenario;
+use crate::settings::Settings;
 use crate::target::{find_program, version_line, Kind, Target};
 use crate::upstream::Upstreams;
 
 /// Slack on top of warm-up and window for a load process to connect, finish and report.
 const LOAD_SLACK: Duration = Duration::from_secs(30);
 
-/// Options of a benchmark run (the default command).
-#[derive(clap::Args, Debug)]
-pub(crate) struct RunArgs {
-    /// Scenarios to run, comma-separated: all, unary, unary-16k, stream, pingpong, http1,
-    /// mirror, fanout, bridge-idle, bridge-frames, or bridge (both bridge scenarios).
-    #[arg(long, default_value = "all", value_parser = parse_scenarios)]
-    scenario: Scenarios,
-    /// Smoke mode: 1 s windows, one repetition, no h2load, no RESULTS.md.
-    #[arg(long)]
-    quick: bool,
-    /// Repetitions of each (scenario, target) point [default: 3, quick: 1].
-    #[arg(long)]
-    repeats: Option<usize>,
-    /// Seconds in each measured window [default: 5, quick: 1].
-    #[arg(long)]
-    duration: Option<f64>,
-    /// Seconds of load before each window [default: 1, quick: 0.3].
-    #[arg(long)]
-    warmup: Option<f64>,
-    /// HTTP/2 connections per gRPC load run.
-    #[arg(long, default_value_t = 4)]
-    connections: usize,
-    /// Calls in flight (HTTP/1.1 and bridge frames: connections) per load run.
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
-    /// Calls per second offered in `mirror` and `fanout`: a fixed rate, so that both routes
-    /// are compared at the same load rather than each at its own saturation.
-    #[arg(long, default_value_t = 2000.0)]
-    rate: f64,
-    /// Idle TCP clients the bridge holds in `bridge-idle` [default: 10000, quick: 500].
-    #[arg(long)]
-    bridge_clients: Option<usize>,
-    /// Where to write the markdown report [default: bench/RESULTS.md; quick: nowhere].
-    #[arg(long)]
-    output: Option<PathBuf>,
-    /// Use the Yardmaster binary as built, without running `cargo build` first.
-    #[arg(long)]
-    no_build: bool,
-    /// Skip the h2load cross-check.
-    #[arg(long)]
-    no_h2load: bool,
-}
-
-#[derive(Clone, Debug)]
-struct Scenarios(Vec<Scenario>);
-
-fn parse_scenarios(text: &str) -> Result<Scenarios, String> {
-    let mut scenarios = Vec::new();
-    for name in text.split(',').map(str::trim) {
-        let named: Vec<Scenario> = match name {
-            "all" => Scenario::ALL.to_vec(),
-            "bridge" => vec![Scenario::BridgeIdle, Scenario::BridgeFrames],
-            _ => {
-                let one = Scenario::ALL.into_iter().find(|s| s.name() == name);
-                vec![one.ok_or_else(|| {
-                    let names: Vec<_> = Scenario::ALL.iter().map(|s| s.name()).collect();
-                    format!(
-                        "{name:?}: expected all, bridge or one of {}",
-                        names.join(", ")
-                    )
-                })?]
-            }
-        };
-        for scenario in named {
-            if !scenarios.contains(&scenario) {
-                scenarios.push(scenario);
-            }
-        }
-    }
-    // In report order, whatever the order on the command line.
-    scenarios.sort_by_key(|s| Scenario::ALL.iter().position(|a| a == s));
-    Ok(Scenarios(scenarios))
-}
-
-/// The load shape and repetition of a run.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settings {
-    pub(crate) quick: bool,
-    pub(crate) repeats: usize,
-    pub(crate) warmup_secs: f64,
-    pub(crate) duration_secs: f64,
-    pub(crate) connections: usize,
-    pub(crate) concurrency: usize,
-    /// Calls per second offered in `mirror` and `fanout`.
-    pub(crate) rate: f64,
-    /// Idle clients of `bridge-idle`.
-    pub(crate) bridge_clients: usize,
-}
-
-/// Idle clients `bridge-idle` holds by default: the scale goal of issue 5.
-const BRIDGE_CLIENTS: usize = 10_000;
-/// The same in quick mode, which only checks that the bridge holds and echoes.
-const QUICK_BRIDGE_CLIENTS: usize = 500;
-/// File descriptors a process needs beyond one per bridge client (listeners, upstream
-/// connections, the runtime).
-const SPARE_FILES: usize = 256;
-
-impl Settings {
-    fn new(args: &RunArgs) -> Settings {
-        let (repeats, duration, warmup) = if args.quick {
-            (1, 1.0, 0.3)
-        } else {
-            (3, 5.0, 1.0)
-        };
-        Settings {
-            quick: args.quick,
-            repeats: args.repeats.unwrap_or(repeats).max(1),
-            warmup_secs: args.warmup.unwrap_or(warmup).max(0.0),
-            duration_secs: args.duration.unwrap_or(duration).max(0.1),
-            connections: args.connections.max(1),
-            concurrency: args.concurrency.max(1),
-            rate: args.rate.max(1.0),
-            bridge_clients: args
-                .bridge_clients
-                .unwrap_or(if args.quick {
-                    QUICK_BRIDGE_CLIENTS
-                } else {
-                    BRIDGE_CLIENTS
-                })
-                .max(1),
-        }
-    }
-}
-
 /// Runs the benchmark; the exit code is failure when any target answered wrongly.
 pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::new(args);
-    // The load process holds one socket per bridge client and Yardmaster one more; both
-    // inherit this process's limit.
-    let fd_note = open_files_limit().and_then(|limit| {
-        let fits = usize::try_from(limit)
-            .unwrap_or(usize::MAX)
-            .saturating_sub(SPARE_FILES)
-            .max(1);
-        (fits < settings.bridge_clients).then(|| {
-            let note = format!(
-                "open files limited to {limit} (`ulimit -n`): bridge-idle holds {fits} \
-                 clients instead of {}; raise the limit (`ulimit -n 20000`) to measure more",
-                settings.bridge_clients
-            );
-            settings.bridge_clients = fits;
-            note
-        })
-    });
+    let mut settings = args.settings();
+    let fd_note = settings.fit_open_files(open_files_limit());
     let yardmaster = yardmaster_binary(!args.no_build)?;
     if cfg!(debug_assertions) {
         shout(
@@ -177,7 +39,7 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let cores = machine.cores;
     let upstreams = Upstreams::start()?;
 
-    let mut summary = Summary::new(settings, args.scenario.0.clone(), machine);
+    let mut summary = Summary::new(settings, args.scenarios().to_vec(), machine);
     if let Some(note) = fd_note {
         shout(&note);
         summary.notes.push(note);
@@ -236,7 +98,7 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    for &scenario in &args.scenario.0 {
+    for &scenario in args.scenarios() {
         if scenario == Scenario::BridgeIdle {
             measure_bridge_idle(&yardmaster, &upstreams, settings, &mut summary);
         } else {
@@ -257,7 +119,7 @@ pub(crate) fn main(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if !settings.quick && !args.no_h2load && args.scenario.0.contains(&Scenario::Unary) {
+    if !settings.quick && !args.no_h2load && args.scenarios().contains(&Scenario::Unary) {
         cross_check(&targets, settings, &mut summary);
     }
     summary.load_after = machine::load_average();
@@ -631,23 +493,6 @@ fn yardmaster_binary(build: bool) -> anyhow::Result<PathBuf> {
     Ok(binary)
 }
 
-/// The soft limit on open files of this process (children inherit it); `None` when
-/// unlimited or unreadable.
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    soft_open_files_limit(&limits)
-}
-
-/// The soft `Max open files` of a `/proc/<pid>/limits` text.
-fn soft_open_files_limit(limits: &str) -> Option<u64> {
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.trim_start_matches("Max open files")
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// A message that must not scroll by unnoticed.
 fn shout(message: &str) {
     eprintln!();
@@ -659,37 +504,6 @@ fn shout(message: &str) {
 mod tests {
     use super::*;
     use crate::upstream::Upstreams;
-
-    #[test]
-    fn scenario_lists_expand_bridge_and_keep_report_order() {
-        let names = |text: &str| -> Vec<&str> {
-            parse_scenarios(text)
-                .unwrap()
-                .0
-                .iter()
-                .map(|s| s.name())
-                .collect()
-        };
-        assert_eq!(names("mirror"), vec!["mirror"]);
-        assert_eq!(names("bridge"), vec!["bridge-idle", "bridge-frames"]);
-        assert_eq!(
-            names("bridge-frames,fanout,mirror,fanout"),
-            vec!["mirror", "fanout", "bridge-frames"]
-        );
-        assert_eq!(names("all").len(), Scenario::ALL.len());
-        assert!(parse_scenarios("mirrors").is_err());
-    }
-
-    #[test]
-    fn reads_soft_open_files_limit() {
-        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                      Max cpu time              unlimited            unlimited            seconds   \n\
-                      Max open files            1024                 20000                files     \n";
-        assert_eq!(soft_open_files_limit(limits), Some(1024));
-        let unlimited =
-            "Max open files            unlimited            unlimited            files\n";
-        assert_eq!(soft_open_files_limit(unlimited), None);
-    }
 
     fn yardmaster_target() -> Target {
         let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
