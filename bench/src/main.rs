@@ -11,17 +11,22 @@
 //! Speed is reported, never asserted: the exit code only says whether every target answered
 //! every call correctly.
 
+mod figures;
 mod h2load;
 mod load;
 mod machine;
 mod process;
 mod report;
+mod row;
 mod run;
 mod run_args;
+mod sample;
 mod scenario;
 mod settings;
+mod summary;
 mod target;
 mod upstream;
+mod verdict;
 
 use std::process::ExitCode;
 

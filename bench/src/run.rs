@@ -14,10 +14,12 @@ use crate::h2load::{self, H2loadShape};
 use crate::load::{LoadReport, MEASURING, STOPPED};
 use crate::machine::{self, Machine};
 use crate::process::{open_files_limit, Processes};
-use crate::report::{self, Sample, Summary};
+use crate::report;
 use crate::run_args::RunArgs;
+use crate::sample::Sample;
 use crate::scenario::Scenario;
 use crate::settings::Settings;
+use crate::summary::Summary;
 use crate::target::{find_program, version_line, Kind, Target};
 use crate::upstream::Upstreams;
 
