@@ -1,4 +1,5 @@
-//! CPU time and memory of running processes, read from `/proc`.
+//! CPU time and memory of running processes, and this process's open-files limit, read
+//! from `/proc`.
 //!
 //! A [`Processes`] is one process, or one process and its children (nginx's master and
 //! workers). Figures are summed over all of them: CPU is exact, RSS of the children
@@ -133,6 +134,23 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
+/// The soft limit on open files of this process (children inherit it); `None` when
+/// unlimited or unreadable.
+pub(crate) fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    soft_open_files_limit(&limits)
+}
+
+/// The soft `Max open files` of a `/proc/<pid>/limits` text.
+fn soft_open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +172,16 @@ mod tests {
         assert!(me.cpu_secs().unwrap() >= 0.0);
         assert!(me.rss_bytes().unwrap() > 0);
         assert!(me.peak_rss_bytes().unwrap() >= me.rss_bytes().unwrap() / 2);
+    }
+
+    #[test]
+    fn reads_soft_open_files_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max cpu time              unlimited            unlimited            seconds   \n\
+                      Max open files            1024                 20000                files     \n";
+        assert_eq!(soft_open_files_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(soft_open_files_limit(unlimited), None);
     }
 }

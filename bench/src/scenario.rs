@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::Settings;
+use crate::settings::Settings;
 
 /// Payload of `unary` and `pingpong` requests.
 pub(crate) const SMALL_PAYLOAD_BYTES: usize = 100;

@@ -12,7 +12,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{LoadArgs, Phase, Tally, CONNECT_TIMEOUT};
+use super::args::{LoadArgs, CONNECT_TIMEOUT};
+use super::phase::Phase;
+use super::tally::Tally;
 use crate::scenario::{Scenario, FRAME_PAYLOAD_BYTES};
 
 /// Length prefix of a frame.

@@ -22,7 +22,9 @@ use tonic::codegen::{BoxFuture, Service};
 use yardmaster_demo::pb::echo_client::EchoClient;
 use yardmaster_demo::pb::EchoRequest;
 
-use super::{LoadArgs, Phase, Tally, CONNECT_TIMEOUT};
+use super::args::{LoadArgs, CONNECT_TIMEOUT};
+use super::phase::Phase;
+use super::tally::Tally;
 use crate::scenario::{
     Scenario, LARGE_PAYLOAD_BYTES, SMALL_PAYLOAD_BYTES, STREAM_REPLIES_PER_CALL, STREAM_REPLY_BYTES,
 };

@@ -12,7 +12,9 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{LoadArgs, Phase, Tally, CONNECT_TIMEOUT};
+use super::args::{LoadArgs, CONNECT_TIMEOUT};
+use super::phase::Phase;
+use super::tally::Tally;
 use crate::scenario::HTTP_PATH;
 
 type Sender = SendRequest<Empty<Bytes>>;

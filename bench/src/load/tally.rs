@@ -1,9 +1,9 @@
 //! [`Tally`]: what one worker counted, merged into the run's [`LoadReport`].
 
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::{LoadReport, Phase};
+use super::phase::Phase;
+use super::report::{Latency, LoadReport};
 
 /// Operations, errors and latency samples of one worker (or of all, once merged).
 #[derive(Debug, Default)]
@@ -14,15 +14,6 @@ pub(crate) struct Tally {
     /// exact percentiles; a 5 s window at 100k calls/s is 4 MB of samples.
     latencies_ns: Vec<u64>,
     first_error: Option<String>,
-}
-
-/// Latency percentiles of a run, microseconds.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
-pub(crate) struct Latency {
-    pub(crate) p50_us: f64,
-    pub(crate) p90_us: f64,
-    pub(crate) p99_us: f64,
-    pub(crate) max_us: f64,
 }
 
 impl Tally {
