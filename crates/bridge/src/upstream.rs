@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use yardmaster_config::{BridgeBalance, BridgeProtocol};
+use yardmaster_core::Backoff;
 
 use crate::bridge::Shared;
 use crate::error::BridgeError;
@@ -22,9 +23,11 @@ use crate::link::{Event, Link};
 use crate::registry::{Client, Refused};
 use crate::{compat, native};
 
-/// First and last pause between attempts to reach a failed upstream.
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Pauses between attempts to reach a failed upstream: 100 ms, doubling up to 5 s.
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(100),
+    max: Duration::from_secs(5),
+};
 /// A stream that lived this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 /// When an endpoint is removed or the bridge stops, the gateway half-closes the stream
@@ -316,7 +319,6 @@ async fn run(shared: Arc<Shared>, upstream: Arc<Upstream>) {
 
 async fn keep_open(shared: &Shared, upstream: &Upstream) {
     let mut stop = upstream.stop.subscribe();
-    let mut backoff = MIN_BACKOFF;
     let mut failed_in_a_row = 0_u32;
     let address = upstream.address;
     loop {
@@ -334,7 +336,6 @@ async fn keep_open(shared: &Shared, upstream: &Upstream) {
         upstream.failures.fetch_add(1, Ordering::Relaxed);
         shared.metrics.upstream_failures.inc();
         if started.elapsed() >= HEALTHY_AFTER {
-            backoff = MIN_BACKOFF;
             failed_in_a_row = 0;
         }
         failed_in_a_row = failed_in_a_row.saturating_add(1);
@@ -345,9 +346,8 @@ async fn keep_open(shared: &Shared, upstream: &Upstream) {
             tracing::debug!(bridge = %shared.name, upstream = %address, error = %outcome, attempt = failed_in_a_row, "bridge upstream still failing");
         }
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(BACKOFF.ceiling(failed_in_a_row.saturating_sub(1))) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
     }
 }

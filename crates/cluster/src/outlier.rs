@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use yardmaster_config::OutlierDetectionConfig;
+use yardmaster_core::Backoff;
 
 use crate::cluster::ClusterShared;
 use crate::Endpoint;
@@ -32,11 +33,11 @@ impl OutlierPolicy {
     /// The length of an endpoint's next ejection after `previous` ejections: the base
     /// time, doubled for each earlier ejection, up to the maximum.
     pub(crate) fn ejection_time(&self, previous: u32) -> Duration {
-        let factor = 1u32.checked_shl(previous.min(16)).unwrap_or(u32::MAX);
-        self.base_ejection
-            .checked_mul(factor)
-            .unwrap_or(self.max_ejection)
-            .min(self.max_ejection)
+        Backoff {
+            base: self.base_ejection,
+            max: self.max_ejection,
+        }
+        .ceiling(previous)
     }
 
     /// Whether one more of `total` endpoints may be ejected while `ejected` already are.

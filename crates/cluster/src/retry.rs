@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::{HeaderValue, Request, Response};
 use prometheus_client::metrics::counter::Counter;
 use yardmaster_config::RetryConfig;
-use yardmaster_core::{body, grpc, grpc_timeout, Body, GrpcCode};
+use yardmaster_core::{body, grpc, grpc_timeout, Backoff, Body, GrpcCode};
 
 use crate::cluster::ClusterShared;
 use crate::h2_pool::Lane;
@@ -68,14 +68,11 @@ impl RetryPolicy {
 
     /// Full jitter: a random wait up to `base * 2^retry`, capped at the maximum.
     fn backoff(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX);
-        let ceiling = self
-            .backoff_base
-            .checked_mul(factor)
-            .unwrap_or(self.backoff_max)
-            .min(self.backoff_max);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(fastrand::u64(..=nanos))
+        Backoff {
+            base: self.backoff_base,
+            max: self.backoff_max,
+        }
+        .jittered(retry)
     }
 }
 

@@ -5,9 +5,10 @@
 //! ([`grpc_frame`]), [`Fault`], which says whose fault an error is, [`Cause`], why the
 //! gateway answers a call itself, with the one table of the statuses it then makes
 //! ([`Cause::status`]), and [`EndpointChange`], how discovery sources and operators change
-//! a cluster's endpoints. It does no I/O and needs no runtime; network code lives in
+//! a cluster's endpoints, and [`Backoff`], how long to wait before trying again. It does no I/O and needs no runtime; network code lives in
 //! `proxy`, `cluster` and friends.
 
+mod backoff;
 pub mod body;
 mod cause;
 mod endpoint_change;
@@ -16,6 +17,7 @@ pub mod grpc;
 pub mod grpc_frame;
 pub mod grpc_timeout;
 
+pub use backoff::Backoff;
 pub use body::{Body, BoxError};
 pub use cause::{Cause, Status};
 pub use endpoint_change::{DiscoveredEndpoint, EndpointChange, EndpointState};

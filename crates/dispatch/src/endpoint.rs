@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
+use yardmaster_core::Backoff;
 
 use crate::ChannelOptions;
 
@@ -36,9 +37,12 @@ impl EndpointEntry {
         let lazy = endpoint.connect_lazy();
         let (tx, connected) = watch::channel(None);
         let count = ready_count.clone();
-        let backoff_max = options.backoff_max();
+        let backoff = Backoff {
+            base: BACKOFF_START,
+            max: options.backoff_max(),
+        };
         let task = tokio::spawn(async move {
-            let mut backoff = BACKOFF_START;
+            let mut failures = 0_u32;
             loop {
                 match endpoint.connect().await {
                     Ok(channel) => {
@@ -48,8 +52,8 @@ impl EndpointEntry {
                     }
                     Err(error) => {
                         tracing::debug!(%address, %error, "connect failed; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(backoff_max);
+                        tokio::time::sleep(backoff.ceiling(failures)).await;
+                        failures = failures.saturating_add(1);
                     }
                 }
             }
