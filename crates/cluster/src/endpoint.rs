@@ -189,6 +189,14 @@ impl Endpoint {
         self.counters.healthy.set(i64::from(healthy));
     }
 
+    /// Whether a health check has run on it yet.
+    pub(crate) fn health_is_known(&self) -> bool {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_checked()
+    }
+
     /// Whether outlier detection has it ejected at `now_ms` (cluster clock).
     pub(crate) fn is_ejected(&self, now_ms: u64) -> bool {
         let until = self.outlier.ejected_until_ms.load(Ordering::Acquire);

@@ -23,34 +23,53 @@ const GRPC_HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
 /// The largest health response read: health answers are a few bytes.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// Runs until the cluster aborts it. The first round starts at once, so endpoints that
-/// start unhealthy (`initial_state: unhealthy`) become ready as soon as they pass.
+/// Runs until the cluster aborts it. The first round starts at once, and an endpoint that
+/// joins (from discovery or the admin API) is checked as soon as it joins, so endpoints
+/// that start unhealthy (`initial_state: unhealthy`) become ready as soon as they pass.
 pub(crate) async fn run(shared: Arc<ClusterShared>, config: HealthCheckConfig) {
+    let mut changes = shared.generation.subscribe();
+    loop {
+        check(&shared, &config, |_| true).await;
+        let next_round = tokio::time::sleep(config.interval + jitter(config.jitter));
+        tokio::pin!(next_round);
+        loop {
+            tokio::select! {
+                () = &mut next_round => break,
+                Ok(()) = changes.changed() => {
+                    check(&shared, &config, |e| !e.health_is_known()).await;
+                }
+            }
+        }
+    }
+}
+
+/// Probes the endpoints that `which` selects, all at once, and applies the results.
+async fn check(
+    shared: &ClusterShared,
+    config: &HealthCheckConfig,
+    which: impl Fn(&Endpoint) -> bool,
+) {
     let thresholds = Thresholds {
         healthy: config.healthy_threshold,
         unhealthy: config.unhealthy_threshold,
     };
-    loop {
-        let set = shared.endpoints.load_full();
-        let probes = set.endpoints().iter().map(|endpoint| {
-            let probe = probe(&shared, endpoint, &config);
-            async move {
-                let passed = tokio::time::timeout(config.timeout, probe)
-                    .await
-                    .unwrap_or(false);
-                (endpoint, passed)
-            }
-        });
-        let results = futures_util::future::join_all(probes).await;
-        let mut changed = false;
-        for (endpoint, passed) in results {
-            changed |= record(&shared, endpoint, passed, thresholds);
+    let set = shared.endpoints.load_full();
+    let probes = set.endpoints().iter().filter(|e| which(e)).map(|endpoint| {
+        let probe = probe(shared, endpoint, config);
+        async move {
+            let passed = tokio::time::timeout(config.timeout, probe)
+                .await
+                .unwrap_or(false);
+            (endpoint, passed)
         }
-        if changed {
-            shared.refresh();
-        }
-        let jitter = jitter(config.jitter);
-        tokio::time::sleep(config.interval + jitter).await;
+    });
+    let results = futures_util::future::join_all(probes).await;
+    let mut changed = false;
+    for (endpoint, passed) in results {
+        changed |= record(shared, endpoint, passed, thresholds);
+    }
+    if changed {
+        shared.refresh();
     }
 }
 

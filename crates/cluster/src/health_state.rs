@@ -26,6 +26,11 @@ impl HealthCounter {
         }
     }
 
+    /// Whether a check has run yet.
+    pub(crate) fn is_checked(&self) -> bool {
+        self.checked
+    }
+
     /// Records one check result and returns the new health when it changed. The very
     /// first passing check makes an endpoint healthy at once (the ready check); after
     /// that a change needs `thresholds` consecutive results.
