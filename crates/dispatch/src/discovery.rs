@@ -1,100 +1,38 @@
-//! The background task that turns a [`Target`] into the dispatcher's current endpoints.
+//! Following a [`Target`]: the discovery crate's source for it, feeding the dispatcher's
+//! cluster.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use tokio::sync::watch;
+use yardmaster_cluster::DiscoveryFeed;
 use yardmaster_core::{DiscoveredEndpoint, EndpointChange};
 use yardmaster_discovery::{DnsQuery, DnsSource, HostPort, RefreshBounds, Source};
 
-use crate::endpoint::EndpointEntry;
 use crate::{ChannelOptions, Target};
 
-/// The current endpoints, by address; replaced (never changed) on each discovery.
-pub(crate) type EndpointMap = BTreeMap<SocketAddr, Arc<EndpointEntry>>;
-
-/// What the discovery task writes and the dispatcher reads.
-#[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) endpoints: watch::Sender<Arc<EndpointMap>>,
-    pub(crate) ready_count: Arc<watch::Sender<usize>>,
-    pub(crate) options: ChannelOptions,
-}
-
-impl State {
-    pub(crate) fn new(options: ChannelOptions) -> State {
-        State {
-            endpoints: watch::Sender::new(Arc::new(EndpointMap::new())),
-            ready_count: Arc::new(watch::Sender::new(0)),
-            options,
-        }
-    }
-
-    /// Makes `addresses` the current endpoints, keeping the entries (and connections) of
-    /// those that stay. Entries that leave are dropped, which stops their connecting.
-    pub(crate) fn publish(&self, addresses: &[SocketAddr]) {
-        let old = self.endpoints.borrow().clone();
-        let mut map = EndpointMap::new();
-        for &address in addresses {
-            let entry = match old.get(&address) {
-                Some(entry) => Some(entry.clone()),
-                None => EndpointEntry::new(address, &self.options, self.ready_count.clone())
-                    .map(Arc::new),
-            };
-            if let Some(entry) = entry {
-                map.insert(address, entry);
-            }
-        }
-        if map.keys().ne(old.keys()) {
-            self.endpoints.send_replace(Arc::new(map));
-        }
-    }
-}
-
-/// Follows `target` until the dispatcher is dropped (which aborts this task). Static and
-/// DNS targets resolve through the discovery crate's DNS source (host names re-resolved as
-/// their TTLs say); a failed refresh keeps the last endpoints.
-pub(crate) async fn run(target: Target, state: Arc<State>) {
+/// Feeds `target`'s endpoints to the cluster behind `feed` until the cluster is gone.
+/// Static and DNS targets resolve through the discovery crate's DNS source, every
+/// [`ChannelOptions::dns_refresh`]; a failed refresh keeps the last endpoints.
+pub(crate) async fn run(target: Target, options: ChannelOptions, feed: DiscoveryFeed) {
     let source = match target {
-        Target::Static(names) => source_of(names, &state.options),
-        Target::Dns(name) => source_of(vec![name], &state.options),
+        Target::Static(names) => source_of(names, &options),
+        Target::Dns(name) => source_of(vec![name], &options),
         Target::Kubernetes(source) => Source::Kubernetes(source),
         Target::Watched(mut addresses) => loop {
             let current = addresses.borrow_and_update().clone();
-            state.publish(&current);
-            if addresses.changed().await.is_err() {
+            let listed = current.into_iter().map(DiscoveredEndpoint::new).collect();
+            if !feed.send(EndpointChange::Discovered(listed)) || addresses.changed().await.is_err()
+            {
                 return;
             }
         },
     };
-    let description = source.to_string();
-    source
-        .run(|change| {
-            match change {
-                EndpointChange::Discovered(endpoints) => {
-                    let addresses: Vec<SocketAddr> =
-                        endpoints.iter().map(|e| e.address).collect();
-                    state.publish(&addresses);
-                }
-                EndpointChange::DiscoveryFailed(error) => {
-                    tracing::warn!(target = %description, %error, "discovery failed; keeping the last endpoints");
-                }
-                // Sources send only discovery changes.
-                _ => {}
-            }
-            true
-        })
-        .await;
+    source.run(move |change| feed.send(change)).await;
 }
 
-/// The source of `host:port` names: addresses are fixed, names are asked of DNS every
-/// [`ChannelOptions::dns_refresh`].
+/// The source of `host:port` names: addresses are fixed, names are asked of DNS.
 fn source_of(names: Vec<String>, options: &ChannelOptions) -> Source {
     let mut fixed = Vec::new();
     let mut hosts = Vec::new();
     for name in names {
-        match name.parse::<SocketAddr>() {
+        match name.parse() {
             Ok(address) => fixed.push(DiscoveredEndpoint::new(address)),
             Err(_) => {
                 let (host, port) = name.rsplit_once(':').unwrap_or((name.as_str(), "0"));

@@ -4,19 +4,24 @@
 //! A [`Dispatcher`] is built from a target (`static://a:1,b:2`, `dns://name:port`,
 //! `kubernetes://service.namespace[:port]` or a [`watch`](tokio::sync::watch) of
 //! addresses the caller supplies) and [`ChannelOptions`].
-//! It discovers the endpoints and connects to each eagerly in the background;
-//! [`Dispatcher::ready`] waits for the first connection. [`Dispatcher::fanout`] runs a
-//! closure for every current endpoint with its tonic [`Channel`](tonic::transport::Channel)
-//! and collects the [`Outcome`]s; [`Dispatcher::fanout_subscribe`] also runs it for
-//! endpoints that appear later, until its [`Subscription`] is dropped.
+//! It is built on the gateway's own pieces: the endpoints are a cluster's (`yardmaster-cluster`),
+//! found by a discovery source (`yardmaster-discovery`), checked with a TCP connect in the
+//! background, and reached over the cluster's multiplexed HTTP/2 connections; a fan-out runs
+//! on the same [`EndpointTasks`](yardmaster_cluster::EndpointTasks) as the gateway's
+//! `fanout` route action. [`Dispatcher::ready`] waits for the first endpoint that accepts
+//! connections. [`Dispatcher::fanout`] runs a closure for every such endpoint with an
+//! [`EndpointChannel`] (any tonic client works over it) and collects the [`Outcome`]s;
+//! [`Dispatcher::fanout_subscribe`] also runs it for endpoints that appear later, until its
+//! [`Subscription`] is dropped.
 //!
 //! Closures run in their own tasks: no lock is held while they run, and one that errors
-//! or panics affects only its endpoint. When an endpoint leaves, its closure is cancelled
-//! (its calls are reset at once) and reported with [`CancelReason::EndpointLeft`].
+//! or panics affects only its endpoint. When an endpoint leaves (or stops accepting
+//! connections), its closure is cancelled (its calls are reset at once) and reported with
+//! [`CancelReason::EndpointLeft`].
 //!
-//! Endpoints are found by the `yardmaster-discovery` crate, the gateway's own: host names
-//! through its DNS source, and Kubernetes Services ([`KubernetesSource`]) by listing and
-//! watching their EndpointSlices, keeping the endpoints that are ready and not terminating.
+//! Host names are resolved through the discovery crate's DNS source, and Kubernetes
+//! Services ([`KubernetesSource`]) by listing and watching their EndpointSlices, keeping
+//! the endpoints that are ready and not terminating.
 //!
 //! It does not own load balancing, retries or the gateway's routing (see the `proxy`
 //! and `cluster` crates).
@@ -47,14 +52,13 @@
 
 mod discovery;
 mod dispatcher;
-mod endpoint;
 mod options;
 mod subscription;
-mod supervisor;
 mod target;
 
 pub use dispatcher::{DispatchError, Dispatcher};
 pub use options::ChannelOptions;
 pub use subscription::{CancelReason, Event, Outcome, Subscription};
 pub use target::{Target, TargetError};
+pub use yardmaster_cluster::EndpointChannel;
 pub use yardmaster_discovery::{KubernetesSource, PortRef};

@@ -1,9 +1,11 @@
 //! How a [`Dispatcher`](crate::Dispatcher) connects to its endpoints.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use tonic::transport::Endpoint;
+use yardmaster_config::{
+    BalancingConfig, ClusterConfig, ConnectionConfig, HealthCheckConfig, HealthCheckKind,
+    InitialHealth, Protocol,
+};
 
 /// Connection settings for every endpoint of a dispatcher. Built from
 /// `ChannelOptions::default()` and the setters.
@@ -18,7 +20,7 @@ pub struct ChannelOptions {
 impl Default for ChannelOptions {
     /// Connect within 2 s (far above a healthy connect, short enough to move on), no
     /// HTTP/2 keepalive pings (gRPC servers refuse frequent ones), DNS every 30 s, and
-    /// reconnect attempts at most 2 s apart.
+    /// each endpoint checked with a TCP connect every 2 s.
     fn default() -> ChannelOptions {
         ChannelOptions {
             connect_timeout: Duration::from_secs(2),
@@ -48,7 +50,8 @@ impl ChannelOptions {
         self
     }
 
-    /// The longest wait between two connection attempts to an endpoint that refuses.
+    /// How often each endpoint is checked with a TCP connect: an endpoint that refuses is
+    /// tried again this often, and one that stops accepting is taken out within it.
     pub fn reconnect_backoff_max(mut self, max: Duration) -> ChannelOptions {
         self.reconnect_backoff_max = max;
         self
@@ -58,19 +61,41 @@ impl ChannelOptions {
         self.dns_refresh
     }
 
-    pub(crate) fn backoff_max(&self) -> Duration {
-        self.reconnect_backoff_max
-    }
-
-    /// The tonic endpoint for `address`, plaintext HTTP/2.
-    pub(crate) fn endpoint(&self, address: SocketAddr) -> Option<Endpoint> {
-        let endpoint = Endpoint::from_shared(format!("http://{address}")).ok()?;
-        let endpoint = endpoint
-            .connect_timeout(self.connect_timeout)
-            .tcp_nodelay(true);
-        Some(match self.keepalive_interval {
-            Some(interval) => endpoint.http2_keep_alive_interval(interval),
-            None => endpoint,
-        })
+    /// The configuration of the dispatcher's cluster, named `name`: HTTP/2 towards every
+    /// endpoint, and a TCP health check every `reconnect_backoff_max` that makes a new
+    /// endpoint eligible once it accepts a connection and takes one that refuses out.
+    pub(crate) fn cluster(&self, name: &str) -> ClusterConfig {
+        let connection = ConnectionConfig {
+            keepalive_interval: self.keepalive_interval,
+            ..ConnectionConfig::default()
+        };
+        ClusterConfig {
+            name: name.to_owned(),
+            protocol: Protocol::Grpc,
+            connect_timeout: self.connect_timeout,
+            endpoints: Vec::new(),
+            discovery: None,
+            balancing: BalancingConfig::default(),
+            health_check: Some(HealthCheckConfig {
+                kind: HealthCheckKind::Tcp,
+                service: String::new(),
+                path: None,
+                expected_status_min: 200,
+                expected_status_max: 399,
+                interval: self.reconnect_backoff_max,
+                jitter: Duration::ZERO,
+                timeout: self.connect_timeout,
+                healthy_threshold: 1,
+                unhealthy_threshold: 1,
+                initial_state: InitialHealth::Unhealthy,
+            }),
+            outlier_detection: None,
+            panic_mode: false,
+            circuit_breaker: None,
+            retry: None,
+            connection,
+            attempt_timeout: None,
+            stream_idle_timeout: None,
+        }
     }
 }

@@ -3,7 +3,6 @@
 //! trailing metadata ([`FAILED_HEADER`]) and counted. With `subscribe`, endpoints that
 //! become healthy mid-call join it and endpoints that leave are cut from it.
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -12,8 +11,7 @@ use http::{HeaderMap, HeaderValue, Response};
 use http_body::Frame;
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::{AbortHandle, JoinSet};
-use yardmaster_cluster::{Endpoint, UpstreamBody};
+use yardmaster_cluster::{Endpoint, EndpointTasks, UpstreamBody};
 use yardmaster_core::grpc_frame::MessageDecoder;
 use yardmaster_core::{grpc, Cause, GrpcCode};
 
@@ -49,9 +47,7 @@ pub(super) async fn call(
         call: call.clone(),
         tx,
         start: Arc::new(Mutex::new(Some(start_tx))),
-        calls: JoinSet::new(),
-        members: HashMap::new(),
-        started: HashSet::new(),
+        tasks: EndpointTasks::new(),
         failures: Vec::new(),
         succeeded: 0,
     };
@@ -94,30 +90,25 @@ struct Merge {
     call: Call,
     tx: mpsc::Sender<Frame<Bytes>>,
     start: StartSender,
-    calls: JoinSet<(SocketAddr, Outcome)>,
-    /// Endpoints whose part is running.
-    members: HashMap<SocketAddr, AbortHandle>,
-    /// Endpoints that got the call (and have not left since): not sent it again.
-    started: HashSet<SocketAddr>,
+    /// Each endpoint's part, following the cluster's healthy endpoints.
+    tasks: EndpointTasks<Outcome>,
     failures: Vec<(SocketAddr, GrpcCode, String)>,
     succeeded: usize,
 }
 
 impl Merge {
     async fn run(mut self, endpoints: Vec<Arc<Endpoint>>, mut changes: watch::Receiver<u64>) {
-        for endpoint in endpoints {
-            self.join(endpoint);
-        }
+        self.join(&endpoints);
         let deadline = self.call.deadline;
         let follow = self.call.fanout.subscribe;
         let merged = async {
             loop {
                 tokio::select! {
-                    joined = self.calls.join_next() => match joined {
+                    joined = self.tasks.next() => match joined {
                         None => return true,
-                        Some(Ok((address, outcome))) => self.record(address, outcome),
-                        // Aborted: the endpoint left, and was counted then.
-                        Some(Err(_)) => {}
+                        Some((address, Ok(outcome))) => self.record(address, outcome),
+                        // A part that panicked has nothing to add to the reply.
+                        Some((_, Err(_))) => {}
                     },
                     Ok(()) = changes.changed(), if follow => self.follow(),
                     () = self.tx.closed() => return false,
@@ -133,31 +124,30 @@ impl Merge {
         if ended {
             self.finish().await;
         } else {
-            let cancelled = self.members.len();
+            let cancelled = self.tasks.running();
             for _ in 0..cancelled {
                 self.call.fanout.counters.cancelled.inc();
             }
         }
     }
 
-    /// Sends the call to `endpoint` and streams its reply messages to the client.
-    fn join(&mut self, endpoint: Arc<Endpoint>) {
-        let address = endpoint.address();
-        if !self.started.insert(address) {
-            return;
-        }
-        let call = self.call.clone();
-        let tx = self.tx.clone();
-        let start = self.start.clone();
-        let handle = self.calls.spawn(async move {
-            let outcome = stream_endpoint(&call, &endpoint, &tx, &start).await;
-            (address, outcome)
+    /// Sends the call to each of `endpoints` that has not had it, streaming its reply
+    /// messages to the client; with `subscribe`, also cuts the parts of endpoints that are
+    /// no longer among `endpoints`.
+    fn join(&mut self, endpoints: &[Arc<Endpoint>]) {
+        let (call, tx, start) = (&self.call, &self.tx, &self.start);
+        let cut = self.tasks.follow(endpoints, true, |endpoint| {
+            let (call, tx, start) = (call.clone(), tx.clone(), start.clone());
+            let endpoint = endpoint.clone();
+            async move { stream_endpoint(&call, &endpoint, &tx, &start).await }
         });
-        self.members.insert(address, handle);
+        // Aborting a part drops its upstream call, which resets its stream: a clean cut.
+        for _ in cut {
+            self.call.fanout.counters.left.inc();
+        }
     }
 
     fn record(&mut self, address: SocketAddr, outcome: Outcome) {
-        self.members.remove(&address);
         let counters = &self.call.fanout.counters;
         match outcome {
             Outcome::Ok => {
@@ -175,25 +165,7 @@ impl Merge {
     /// Re-reads the healthy endpoints: new ones join, those gone are cut.
     fn follow(&mut self) {
         let set = self.call.fanout.cluster.endpoints();
-        let healthy: HashMap<SocketAddr, &Arc<Endpoint>> =
-            set.eligible().iter().map(|e| (e.address(), e)).collect();
-        let gone: Vec<SocketAddr> = self
-            .started
-            .iter()
-            .filter(|address| !healthy.contains_key(address))
-            .copied()
-            .collect();
-        for address in gone {
-            self.started.remove(&address);
-            if let Some(handle) = self.members.remove(&address) {
-                // Aborting drops the upstream call, which resets its stream: a clean cut.
-                handle.abort();
-                self.call.fanout.counters.left.inc();
-            }
-        }
-        for endpoint in healthy.into_values() {
-            self.join(endpoint.clone());
-        }
+        self.join(set.eligible());
     }
 
     /// All parts ended: the status is OK if any endpoint succeeded (failures listed in the
