@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use serde::Serialize;
 use yardmaster_bridge::{BridgeError, BridgeHandle, Scope};
 
-use crate::server::{reply, to_json, TEXT};
+use crate::reply::{reply, to_json, TEXT};
 use crate::AdminState;
 
 /// The largest payload accepted for `send` and `broadcast`: 1 MiB, far above a frame.

@@ -10,7 +10,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use yardmaster_cluster::{ControlError, EndpointState};
 
-use crate::server::{reply, to_json, TEXT};
+use crate::reply::{reply, to_json, TEXT};
 use yardmaster_core::EndpointChange;
 
 use crate::{AdminState, UpdateError};

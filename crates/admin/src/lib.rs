@@ -12,6 +12,7 @@
 
 mod bridge;
 mod control;
+mod reply;
 mod server;
 mod view;
 

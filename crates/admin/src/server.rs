@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -13,10 +13,9 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use crate::control::control;
+use crate::reply::{json, reply, to_json, TEXT};
 use crate::AdminState;
 
-const JSON: &str = "application/json";
-pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Serves the admin API on an already bound listener until `shutdown` resolves.
@@ -106,34 +105,4 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
             "not found; try /healthz /ready /config /clusters /metrics\n",
         ),
     }
-}
-
-pub(crate) fn to_json(value: &impl serde::Serialize) -> Response<Full<Bytes>> {
-    match serde_json::to_value(value) {
-        Ok(value) => json(&value),
-        Err(error) => reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            TEXT,
-            format!("{error}\n"),
-        ),
-    }
-}
-
-fn json(value: &serde_json::Value) -> Response<Full<Bytes>> {
-    let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
-    body.push(b'\n');
-    reply(StatusCode::OK, JSON, body)
-}
-
-pub(crate) fn reply(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
 }

@@ -14,7 +14,7 @@ use yardmaster_core::{Body, EndpointState};
 
 use crate::h2_pool::{H2Pool, Lane, StreamGuard};
 use crate::health_state::HealthCounter;
-use crate::upstream_body::ResponseStream;
+use crate::response_stream::ResponseStream;
 use crate::ClusterError;
 
 /// An upstream address with its connection(s), state and counters. Everything the data

@@ -8,6 +8,7 @@ use h2::Reason;
 use yardmaster_core::Cause;
 
 use crate::circuit_breaker::Overflow;
+use crate::h2_stream::h2_reason;
 
 /// Why a cluster could not deliver a request or produce a response head.
 ///
@@ -157,16 +158,4 @@ fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
         cause = e.source();
     }
     text
-}
-
-/// The HTTP/2 error code somewhere in an error and its causes.
-pub(crate) fn h2_reason(error: &(dyn std::error::Error + 'static)) -> Option<Reason> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            return h2.reason();
-        }
-        current = e.source();
-    }
-    None
 }

@@ -13,8 +13,6 @@ use http::{Method, Request};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use yardmaster_core::{Body, BoxError};
 
-use crate::error::h2_reason;
-
 /// An HTTP/2 failure on a pooled upstream connection or stream: the h2 error as its
 /// source, worded as hyper words it ("http2 error", "error reading a body from
 /// connection"), so messages stay the same whichever client produced them.
@@ -318,4 +316,16 @@ impl HttpBody for H2Body {
         self.remaining
             .map_or_else(SizeHint::default, SizeHint::with_exact)
     }
+}
+
+/// The HTTP/2 error code somewhere in an error and its causes.
+pub(crate) fn h2_reason(error: &(dyn std::error::Error + 'static)) -> Option<Reason> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.reason();
+        }
+        current = e.source();
+    }
+    None
 }

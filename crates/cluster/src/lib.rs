@@ -32,6 +32,7 @@ mod membership;
 mod metrics;
 mod outlier;
 mod replay_body;
+mod response_stream;
 mod retry;
 mod retry_budget;
 mod round_robin;

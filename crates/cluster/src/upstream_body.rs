@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper::body::Incoming;
 use yardmaster_core::{BoxError, Cause};
 
 use crate::circuit_breaker::Permit;
 use crate::h2_pool::StreamGuard;
-use crate::h2_stream::H2Body;
+use crate::response_stream::ResponseStream;
 use crate::Endpoint;
 
 /// An upstream response body. While it lives, its call counts as in flight on its
@@ -28,46 +27,6 @@ pub struct UpstreamBody {
     inner: ResponseStream,
     idle: Option<Idle>,
     guard: CallGuard,
-}
-
-/// A response body as the transport delivers it.
-#[derive(Debug)]
-pub(crate) enum ResponseStream {
-    /// From a pooled HTTP/2 connection, read straight from its h2 stream.
-    Http2(H2Body),
-    /// From the HTTP/1.1 pool.
-    Http1(Incoming),
-}
-
-impl HttpBody for ResponseStream {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            ResponseStream::Http2(body) => Pin::new(body).poll_frame(cx),
-            ResponseStream::Http1(body) => Pin::new(body)
-                .poll_frame(cx)
-                .map(|frame| frame.map(|f| f.map_err(BoxError::from))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ResponseStream::Http2(body) => body.is_end_stream(),
-            ResponseStream::Http1(body) => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ResponseStream::Http2(body) => body.size_hint(),
-            ResponseStream::Http1(body) => body.size_hint(),
-        }
-    }
 }
 
 #[derive(Debug)]

@@ -1,13 +1,13 @@
-//! Socket addresses in the file, read with an error that quotes the offending text.
+//! Socket addresses and endpoint addresses in the file, read with an error that quotes the
+//! offending text.
 //!
 //! serde's own `SocketAddr` impl only says "invalid socket address syntax", which does not
 //! tell a reader of a long endpoint list which entry is wrong.
 
+use std::fmt;
 use std::net::SocketAddr;
 
-use crate::model::EndpointAddress;
-
-use serde::{de, Deserialize, Deserializer};
+use serde::{de, Deserialize, Deserializer, Serialize};
 
 /// Parses `IP:port`, with IPv6 addresses in brackets.
 pub(crate) fn parse(text: &str) -> Result<SocketAddr, String> {
@@ -29,6 +29,54 @@ impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
         let text = String::deserialize(d)?;
         parse(&text).map(Text).map_err(de::Error::custom)
+    }
+}
+
+/// Where an endpoint listens: an IP address, or a host name resolved through DNS.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
+pub enum EndpointAddress {
+    /// `ip:port`.
+    Socket(SocketAddr),
+    /// `host:port`: every address the name resolves to, re-resolved as its TTL says.
+    Name {
+        /// The DNS name.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+}
+
+impl EndpointAddress {
+    /// The socket address, when the endpoint is written as one.
+    pub fn socket(&self) -> Option<SocketAddr> {
+        match self {
+            EndpointAddress::Socket(address) => Some(*address),
+            EndpointAddress::Name { .. } => None,
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        match self {
+            EndpointAddress::Socket(address) => address.port(),
+            EndpointAddress::Name { port, .. } => *port,
+        }
+    }
+}
+
+impl fmt::Display for EndpointAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointAddress::Socket(address) => write!(f, "{address}"),
+            EndpointAddress::Name { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+impl From<EndpointAddress> for String {
+    fn from(address: EndpointAddress) -> String {
+        address.to_string()
     }
 }
 

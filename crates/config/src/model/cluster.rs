@@ -11,6 +11,7 @@ use yardmaster_core::GrpcCode;
 
 use crate::duration;
 use crate::socket_addr;
+pub use crate::socket_addr::EndpointAddress;
 
 /// A named group of upstream endpoints.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -102,54 +103,6 @@ impl EndpointConfig {
             address: EndpointAddress::Socket(address),
             weight: 1,
         }
-    }
-}
-
-/// Where an endpoint listens: an IP address, or a host name resolved through DNS.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(into = "String")]
-pub enum EndpointAddress {
-    /// `ip:port`.
-    Socket(SocketAddr),
-    /// `host:port`: every address the name resolves to, re-resolved as its TTL says.
-    Name {
-        /// The DNS name.
-        host: String,
-        /// The port.
-        port: u16,
-    },
-}
-
-impl EndpointAddress {
-    /// The socket address, when the endpoint is written as one.
-    pub fn socket(&self) -> Option<SocketAddr> {
-        match self {
-            EndpointAddress::Socket(address) => Some(*address),
-            EndpointAddress::Name { .. } => None,
-        }
-    }
-
-    /// The port.
-    pub fn port(&self) -> u16 {
-        match self {
-            EndpointAddress::Socket(address) => address.port(),
-            EndpointAddress::Name { port, .. } => *port,
-        }
-    }
-}
-
-impl fmt::Display for EndpointAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EndpointAddress::Socket(address) => write!(f, "{address}"),
-            EndpointAddress::Name { host, port } => write!(f, "{host}:{port}"),
-        }
-    }
-}
-
-impl From<EndpointAddress> for String {
-    fn from(address: EndpointAddress) -> String {
-        address.to_string()
     }
 }
 
