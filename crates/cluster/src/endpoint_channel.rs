@@ -10,8 +10,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use yardmaster_core::{body, BoxError};
 
-use crate::cluster::ClusterShared;
 use crate::h2_pool::Lane;
+use crate::shared::ClusterShared;
 use crate::{Cluster, ClusterError, Endpoint, UpstreamBody};
 
 /// Calls one endpoint of a cluster, bypassing the balancer, retries and the circuit

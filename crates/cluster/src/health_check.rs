@@ -12,9 +12,9 @@ use tokio::net::TcpStream;
 use yardmaster_config::{HealthCheckConfig, HealthCheckKind};
 use yardmaster_core::{body, GrpcCode};
 
-use crate::cluster::ClusterShared;
 use crate::h2_pool::Lane;
 use crate::health_state::Thresholds;
+use crate::shared::ClusterShared;
 use crate::Endpoint;
 
 /// The gRPC health checking protocol's method.

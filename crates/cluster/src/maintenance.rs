@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cluster::ClusterShared;
+use crate::shared::ClusterShared;
 
 /// How often housekeeping runs: an ejection ends at most this late.
 const TICK: Duration = Duration::from_millis(100);

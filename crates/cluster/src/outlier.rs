@@ -1,15 +1,9 @@
-//! Passive outlier detection: how long an ejection lasts, whether one is allowed, and
-//! ejecting an endpoint.
+//! Passive outlier detection: how long an ejection lasts and whether one is allowed.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use yardmaster_config::OutlierDetectionConfig;
 use yardmaster_core::Backoff;
-
-use crate::cluster::ClusterShared;
-use crate::Endpoint;
 
 /// The outlier detection settings of a cluster, in the units the data path uses.
 #[derive(Clone, Debug)]
@@ -43,41 +37,6 @@ impl OutlierPolicy {
     /// Whether one more of `total` endpoints may be ejected while `ejected` already are.
     pub(crate) fn may_eject(&self, ejected: usize, total: usize) -> bool {
         (ejected + 1) * 100 <= self.max_ejected_percent as usize * total
-    }
-}
-
-impl ClusterShared {
-    /// Ejects `endpoint` unless it already is, or ejecting it would take more than the
-    /// allowed share of endpoints out of rotation.
-    pub(crate) fn eject(&self, endpoint: &Arc<Endpoint>, policy: &OutlierPolicy) {
-        let _membership = self.membership.lock().unwrap_or_else(|e| e.into_inner());
-        let now = self.now_ms();
-        if endpoint.is_ejected(now) {
-            return;
-        }
-        let set = self.endpoints.load();
-        let all = set.endpoints();
-        let ejected = all.iter().filter(|e| e.is_ejected(now)).count();
-        if !policy.may_eject(ejected, all.len()) {
-            return;
-        }
-        let outlier = &endpoint.outlier;
-        let previous = outlier.ejections.fetch_add(1, Ordering::AcqRel);
-        let duration = policy.ejection_time(previous);
-        let until = now + u64::try_from(duration.as_millis()).unwrap_or(u64::MAX / 2);
-        outlier
-            .ejected_until_ms
-            .store(until.max(1), Ordering::Release);
-        outlier.consecutive_failures.store(0, Ordering::Release);
-        endpoint.counters.ejections.inc();
-        tracing::warn!(
-            cluster = %self.name,
-            endpoint = %endpoint.address(),
-            ?duration,
-            ejections = previous + 1,
-            "endpoint ejected after consecutive failures"
-        );
-        self.publish(all.to_vec());
     }
 }
 

@@ -10,11 +10,11 @@ use prometheus_client::metrics::counter::Counter;
 use yardmaster_config::RetryConfig;
 use yardmaster_core::{body, grpc, grpc_timeout, Backoff, Body, GrpcCode};
 
-use crate::cluster::ClusterShared;
 use crate::h2_pool::Lane;
 use crate::metrics::ClusterLabels;
 use crate::replay_body::Replay;
 use crate::retry_budget::RetryBudget;
+use crate::shared::ClusterShared;
 use crate::{ClusterError, ClusterMetrics, UpstreamBody};
 
 /// The header telling the upstream how many attempts preceded this one (gRPC A6).
