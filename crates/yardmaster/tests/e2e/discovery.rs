@@ -478,3 +478,44 @@ async fn kubernetes_endpoints_follow_readiness() {
         "{cluster:#}"
     );
 }
+
+/// A watch the API server expires (410 Gone) is resumed by listing again: the endpoint set
+/// is not lost meanwhile, and changes after the resume are followed.
+#[tokio::test]
+async fn an_expired_kubernetes_watch_resumes_without_losing_endpoints() {
+    let (a, b, c) = (
+        TestUpstream::echo("a").await,
+        TestUpstream::echo("b").await,
+        TestUpstream::echo("c").await,
+    );
+    let api =
+        TestKubernetesApi::start(vec![endpoint_slice("users-a", a.addr(), true, "8")], "10").await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!(
+        "{{kubernetes: {{service: users, namespace: shop, kubeconfig: '{}'}}}}",
+        api.kubeconfig(dir.path()).display()
+    );
+    let gateway = gateway_discovering(&source, "").await;
+    let endpoint_count = || async {
+        gateway.cluster_status("upstream").await["endpoints"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    yardmaster_test_support::eventually("the watch is open", || api.watches_opened() == 1).await;
+    api.send("ADDED", endpoint_slice("users-b", b.addr(), true, "11"));
+    eventually_async("b joins", || async { endpoint_count().await == 2 }).await;
+
+    api.expire_watches();
+    yardmaster_test_support::eventually("a new watch is open", || api.watches_opened() == 2).await;
+    assert_eq!(endpoint_count().await, 2, "the set survived the expiry");
+    let status = discovery_status(&gateway).await;
+    assert_eq!(status["errors_total"], 0, "{status:#}");
+
+    api.send("ADDED", endpoint_slice("users-c", c.addr(), true, "12"));
+    eventually_async("c joins after the resume", || async {
+        endpoint_count().await == 3
+    })
+    .await;
+    let counts = spread(&gateway.echo_client().await, 9, 1).await;
+    assert_eq!(counts.len(), 3, "{counts:?}");
+}
