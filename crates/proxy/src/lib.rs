@@ -25,6 +25,7 @@ pub mod tls;
 mod upgrade;
 mod workers;
 
+pub use dispatch::mirror::CopyRuntime;
 pub use edge::Edge;
 pub use listener::{serve, ListenerSettings};
 pub use metrics::ProxyMetrics;

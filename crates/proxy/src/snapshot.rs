@@ -1,6 +1,5 @@
 //! One immutable configuration version, as the data path uses it.
 
-use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -50,9 +49,14 @@ pub enum SnapshotError {
         /// What went wrong.
         message: String,
     },
-    /// The threads that run mirror copies could not be started.
-    #[error("starting the threads for mirror copies: {0}")]
-    CopyRuntime(#[source] std::io::Error),
+    /// A route mirrors, but no copy threads were given to the snapshot.
+    #[error("listener {listener:?}, route {route:?}: mirroring needs the copy threads")]
+    NoCopyRuntime {
+        /// The listener's name.
+        listener: String,
+        /// The route's name.
+        route: String,
+    },
 }
 
 /// The routes of one listener.
@@ -102,23 +106,32 @@ pub(crate) struct Deny {
 }
 
 impl Snapshot {
-    /// Resolves a validated configuration against its clusters.
+    /// Whether a route of `config` mirrors, and so needs a [`CopyRuntime`].
+    pub fn needs_copies(config: &Config) -> bool {
+        config
+            .listeners
+            .iter()
+            .flat_map(|l| &l.routes)
+            .any(|r| r.mirror.is_some())
+    }
+
+    /// Resolves a validated configuration against its clusters. Cheap: starts no thread
+    /// and spawns no task. `copies` runs mirror copies; it is needed when a route mirrors
+    /// ([`Snapshot::needs_copies`]).
     pub fn new(
         config: Arc<Config>,
         clusters: Arc<ClusterSet>,
         metrics: &ProxyMetrics,
+        copies: Option<Arc<CopyRuntime>>,
     ) -> Result<Snapshot, SnapshotError> {
         let mut listeners = HashMap::new();
-        // Started with the first mirrored route; configurations without one have no copy
-        // threads.
-        let copies = OnceCell::new();
         for listener in &config.listeners {
             let name: Arc<str> = Arc::from(listener.name.as_str());
             let routes = listener
                 .routes
                 .iter()
                 .map(|r| {
-                    let entry = route_entry(&name, r, &clusters, metrics, &copies)?;
+                    let entry = route_entry(&name, r, &clusters, metrics, copies.as_ref())?;
                     Ok(Route::new(r, Arc::new(entry)))
                 })
                 .collect::<Result<Vec<_>, SnapshotError>>()?;
@@ -178,7 +191,7 @@ fn route_entry(
     route: &RouteConfig,
     clusters: &ClusterSet,
     metrics: &ProxyMetrics,
-    copies: &OnceCell<Arc<CopyRuntime>>,
+    copies: Option<&Arc<CopyRuntime>>,
 ) -> Result<RouteEntry, SnapshotError> {
     let route_name = route.name.clone().unwrap_or_default();
     let duration = metrics
@@ -207,13 +220,12 @@ fn route_entry(
         });
         (cluster.name().clone(), action)
     } else if let Some(mirror) = &route.mirror {
-        let copies = match copies.get() {
-            Some(copies) => copies.clone(),
-            None => {
-                let started = CopyRuntime::start().map_err(SnapshotError::CopyRuntime)?;
-                copies.get_or_init(|| Arc::new(started)).clone()
-            }
-        };
+        let copies = copies
+            .ok_or_else(|| SnapshotError::NoCopyRuntime {
+                listener: listener.to_string(),
+                route: route_name.clone(),
+            })?
+            .clone();
         let mirror = Mirror::new(listener, &route_name, mirror, clusters, metrics, copies)?;
         let cluster_name = mirror
             .default_cluster()

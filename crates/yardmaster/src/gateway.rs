@@ -15,7 +15,7 @@ use yardmaster_bridge::{Bridge, BridgeMetrics};
 use yardmaster_cluster::{ClusterMetrics, ClusterSet, ClusterStatus};
 use yardmaster_config::Config;
 use yardmaster_core::EndpointChange;
-use yardmaster_proxy::{tls, Edge, ListenerSettings, ProxyMetrics, Snapshot, Workers};
+use yardmaster_proxy::{tls, CopyRuntime, Edge, ListenerSettings, ProxyMetrics, Snapshot, Workers};
 
 /// A gateway whose sockets are bound but which serves nothing yet.
 pub struct Gateway {
@@ -57,7 +57,13 @@ impl Gateway {
         let proxy_metrics = ProxyMetrics::new(&mut registry);
         let config = Arc::new(config);
         let clusters = Arc::new(ClusterSet::new(&config.clusters, &cluster_metrics));
-        let snapshot = Snapshot::new(config.clone(), clusters, &proxy_metrics)
+        // Started once here and kept by every snapshot, so building one starts no thread.
+        let copies = Snapshot::needs_copies(&config)
+            .then(CopyRuntime::start)
+            .transpose()
+            .context("starting the threads for mirror copies")?
+            .map(Arc::new);
+        let snapshot = Snapshot::new(config.clone(), clusters, &proxy_metrics, copies)
             .context("building the routing snapshot")?;
 
         let mut listeners = Vec::with_capacity(config.listeners.len());

@@ -38,7 +38,7 @@ use crate::response_body::FailureCell;
 use crate::snapshot::SnapshotError;
 use crate::{ProxyBody, ProxyMetrics};
 
-pub(crate) use copy_runtime::CopyRuntime;
+pub use copy_runtime::CopyRuntime;
 use message_reader::MessageReader;
 use message_type::Extractor;
 pub(crate) use mirror_error::MirrorError;

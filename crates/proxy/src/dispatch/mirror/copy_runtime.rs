@@ -13,9 +13,11 @@ use tokio::runtime::{Handle, Runtime};
 #[cfg(target_os = "linux")]
 const COPY_THREAD_NICE: i32 = 19;
 
-/// Owns the copies' runtime; dropping it stops the copies still running.
+/// The threads mirror copies run on. Started once by the gateway when its configuration
+/// mirrors any route, and shared by every snapshot, so building a snapshot starts no
+/// thread. Dropping the last handle stops the copies still running.
 #[derive(Debug)]
-pub(crate) struct CopyRuntime {
+pub struct CopyRuntime {
     handle: Handle,
     /// Always `Some` until dropped.
     runtime: Option<Runtime>,
@@ -23,7 +25,11 @@ pub(crate) struct CopyRuntime {
 
 impl CopyRuntime {
     /// Starts one low-priority thread per two cores (at least one).
-    pub(crate) fn start() -> io::Result<CopyRuntime> {
+    ///
+    /// # Errors
+    ///
+    /// When the operating system refuses the threads.
+    pub fn start() -> io::Result<CopyRuntime> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .thread_name("yardmaster-copies")
             .worker_threads(copy_threads())
