@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::Method;
+use http::{Method, Request};
 use prometheus_client::metrics::gauge::Gauge;
 
 use crate::metrics::CallCode;
@@ -29,6 +29,21 @@ pub(crate) struct AccessLine {
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) version: http::Version,
+}
+
+impl AccessLine {
+    /// The facts of `req` from `client`, if a subscriber listens to the access log.
+    pub(crate) fn capture<B>(client: SocketAddr, req: &Request<B>) -> Option<Box<AccessLine>> {
+        let enabled = tracing::enabled!(target: "yardmaster::access", tracing::Level::INFO);
+        enabled.then(|| {
+            Box::new(AccessLine {
+                client,
+                method: req.method().clone(),
+                path: req.uri().path().to_owned(),
+                version: req.version(),
+            })
+        })
+    }
 }
 
 impl CallRecord {

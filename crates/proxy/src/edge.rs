@@ -1,41 +1,47 @@
-//! The tower service of one listener: the place where every request enters the pipeline.
+//! The front of one listener: where every request enters. For each downstream connection
+//! it builds the connection's service, the listener's protocol layers in front of the
+//! [`Pipeline`]: `edge -> [layers] -> pipeline`.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::pin::Pin;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
-use http::{Request, Response};
-use hyper::body::Incoming;
 use prometheus_client::metrics::gauge::Gauge;
+use tower::layer::util::{Identity, Stack};
+use tower::{Layer, ServiceBuilder};
 
 use crate::forwarded::Downstream;
 use crate::metrics::ListenerLabels;
-use crate::{pipeline, ProxyBody, ProxyMetrics, Snapshot};
+use crate::{Pipeline, ProxyMetrics, Snapshot};
 
-/// Serves the requests of one listener. Its error type is `Infallible`: every failure is
-/// turned into a response by `error_response`. Cloning is cheap (two `Arc`s).
+/// Serves the requests of one listener. Each connection's service is the listener's
+/// protocol layers (`L`, none by default) in front of the [`Pipeline`]; its error type is
+/// `Infallible`: every failure is turned into a response by `error_response`.
 #[derive(Clone, Debug)]
-pub struct Edge {
-    shared: Arc<Shared>,
-    downstream: Downstream,
+pub struct Edge<L = Identity> {
+    listener: Arc<ListenerState>,
+    tls: bool,
+    forwarded_headers: bool,
+    /// Between the edge and the pipeline, outermost first.
+    layers: ServiceBuilder<L>,
 }
 
+/// What every connection and call of one listener shares.
 #[derive(Debug)]
-struct Shared {
-    listener: String,
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    streams: Gauge,
-    connections: Gauge,
+pub(crate) struct ListenerState {
+    pub(crate) name: String,
+    pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Calls in flight.
+    pub(crate) streams: Gauge,
+    /// Connections open.
+    pub(crate) connections: Gauge,
 }
 
 impl Edge {
-    /// The service for listener `listener`, reading routes from whatever snapshot is
-    /// current when each request arrives. `tls` is whether the listener terminates TLS,
-    /// `forwarded_headers` whether it adds `X-Forwarded-*` and `Via`.
+    /// The edge of listener `listener`, reading routes from whatever snapshot is current
+    /// when each request arrives. `tls` is whether the listener terminates TLS,
+    /// `forwarded_headers` whether it adds `X-Forwarded-*` and `Via`. It has no protocol
+    /// layers; [`Edge::layer`] adds them.
     pub fn new(
         listener: &str,
         snapshot: Arc<ArcSwap<Snapshot>>,
@@ -47,65 +53,44 @@ impl Edge {
             listener: listener.to_owned(),
         };
         Edge {
-            shared: Arc::new(Shared {
-                listener: listener.to_owned(),
+            listener: Arc::new(ListenerState {
+                name: listener.to_owned(),
                 snapshot,
                 streams: metrics.streams.get_or_create(&labels).clone(),
                 connections: metrics.connections.get_or_create(&labels).clone(),
             }),
-            downstream: Downstream::new(
-                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-                tls,
-                forwarded_headers,
-            ),
+            tls,
+            forwarded_headers,
+            layers: ServiceBuilder::new(),
         }
-    }
-
-    /// The same service for one accepted connection from `client`.
-    pub(crate) fn for_connection(&self, client: SocketAddr) -> Edge {
-        Edge {
-            shared: self.shared.clone(),
-            downstream: Downstream::new(
-                client,
-                self.downstream.tls,
-                self.downstream.forwarded_headers,
-            ),
-        }
-    }
-
-    pub(crate) fn listener(&self) -> &str {
-        &self.shared.listener
-    }
-
-    /// The current snapshot; the caller keeps it for the whole request.
-    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
-        self.shared.snapshot.load_full()
-    }
-
-    pub(crate) fn downstream(&self) -> &Downstream {
-        &self.downstream
-    }
-
-    pub(crate) fn streams_gauge(&self) -> Gauge {
-        self.shared.streams.clone()
-    }
-
-    pub(crate) fn connections_gauge(&self) -> &Gauge {
-        &self.shared.connections
     }
 }
 
-impl tower::Service<Request<Incoming>> for Edge {
-    type Response = Response<ProxyBody>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+impl<L> Edge<L> {
+    /// Puts `layer` in front of the pipeline, inside the layers added before it: the place
+    /// for protocol adapters (gRPC-Web, HTTP/JSON transcoding), which may change the
+    /// request body's type as long as its chunks stay `Bytes`. Each connection applies
+    /// the layers once; each call clones the resulting service, so keep that cheap.
+    pub fn layer<T>(self, layer: T) -> Edge<Stack<T, L>> {
+        Edge {
+            listener: self.listener,
+            tls: self.tls,
+            forwarded_headers: self.forwarded_headers,
+            layers: self.layers.layer(layer),
+        }
     }
 
-    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        let edge = self.clone();
-        Box::pin(async move { Ok(pipeline::handle(&edge, req).await) })
+    /// The service for one accepted connection from `client`.
+    pub(crate) fn for_connection(&self, client: SocketAddr) -> L::Service
+    where
+        L: Layer<Pipeline>,
+    {
+        let downstream = Downstream::new(client, self.tls, self.forwarded_headers);
+        self.layers
+            .service(Pipeline::new(self.listener.clone(), downstream))
+    }
+
+    pub(crate) fn connections_gauge(&self) -> &Gauge {
+        &self.listener.connections
     }
 }
