@@ -26,10 +26,16 @@ use crate::ProxyBody;
 
 /// The routing pipeline of one downstream connection: a tower service over requests with
 /// any body of `Bytes` chunks, so protocol layers in front of it may re-frame the body.
-/// Never fails: every error is a response. Cloning is cheap (an `Arc` and the
-/// connection's forwarding facts).
+/// Never fails: every error is a response. Cloning is one `Arc` increment: hyper's
+/// glue clones the connection's service for every call.
 #[derive(Clone, Debug)]
 pub struct Pipeline {
+    connection: Arc<Connection>,
+}
+
+/// What the calls of one downstream connection share.
+#[derive(Debug)]
+struct Connection {
     listener: Arc<ListenerState>,
     downstream: Downstream,
 }
@@ -37,8 +43,10 @@ pub struct Pipeline {
 impl Pipeline {
     pub(crate) fn new(listener: Arc<ListenerState>, downstream: Downstream) -> Pipeline {
         Pipeline {
-            listener,
-            downstream,
+            connection: Arc::new(Connection {
+                listener,
+                downstream,
+            }),
         }
     }
 
@@ -48,10 +56,14 @@ impl Pipeline {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        let Connection {
+            listener,
+            downstream,
+        } = &*self.connection;
         let started = Instant::now();
-        let snapshot = self.listener.snapshot.load_full();
+        let snapshot = listener.snapshot.load_full();
         let is_grpc = grpc::is_grpc(req.headers());
-        let Some(routes) = snapshot.listener(&self.listener.name) else {
+        let Some(routes) = snapshot.listener(&listener.name) else {
             // The listener was removed by a reload while this connection stayed open.
             let path = req.uri().path().to_owned();
             return error_response(&ProxyError::NoRoute { path }, is_grpc);
@@ -70,12 +82,11 @@ impl Pipeline {
         let entry = route.unwrap_or(&routes.unmatched).clone();
         let access = routes
             .access_log
-            .then(|| AccessLine::capture(self.downstream.client, &req))
+            .then(|| AccessLine::capture(downstream.client, &req))
             .flatten();
 
         // 3. Act. Dispatch takes the boxed body that an upstream request carries anyway,
         // so only this file is generic over the body type.
-        let downstream = &self.downstream;
         let req = req.map(body::boxed);
         let result = match route.map(|r| &r.action) {
             None => Err(ProxyError::NoRoute {
@@ -102,7 +113,7 @@ impl Pipeline {
         // 4. Account, once, when the response body ends.
         let response = result.unwrap_or_else(|error| error_response(&error, is_grpc));
         let code = head_code(&response, is_grpc);
-        let streams = self.listener.streams.clone();
+        let streams = listener.streams.clone();
         let record = CallRecord::start(entry, started, code, streams, access);
         response.map(|body| body.with_record(record))
     }
