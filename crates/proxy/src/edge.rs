@@ -1,18 +1,32 @@
 //! The front of one listener: where every request enters. For each downstream connection
 //! it builds the connection's service, the listener's protocol layers in front of the
-//! [`Pipeline`]: `edge -> [layers] -> pipeline`.
+//! [`Pipeline`]: `edge -> [layers] -> pipeline`, and it opens each call's span.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use http::Request;
 use prometheus_client::metrics::gauge::Gauge;
 use tower::layer::util::{Identity, Stack};
-use tower::{Layer, ServiceBuilder};
+use tower::util::Oneshot;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tracing::field::{self, Empty};
+use tracing::instrument::{Instrument, Instrumented};
+use tracing::level_filters::LevelFilter;
+use tracing::Level;
+use yardmaster_route::GrpcPath;
 
+use crate::call_id::CallId;
 use crate::forwarded::Downstream;
 use crate::metrics::ListenerLabels;
+use crate::snapshot::RouteEntry;
 use crate::{Pipeline, ProxyMetrics, Snapshot};
+
+/// Target of the span each call gets. The span is at DEBUG, so that under the default
+/// `info` filter it is off: a cached callsite check, nothing formatted or allocated.
+/// `RUST_LOG=info,yardmaster::call=debug` turns it on.
+const CALL_SPAN_TARGET: &str = "yardmaster::call";
 
 /// Serves the requests of one listener. Each connection's service is the listener's
 /// protocol layers (`L`, none by default) in front of the [`Pipeline`]; its error type is
@@ -81,16 +95,86 @@ impl<L> Edge<L> {
     }
 
     /// The service for one accepted connection from `client`.
-    pub(crate) fn for_connection(&self, client: SocketAddr) -> L::Service
+    pub(crate) fn for_connection(&self, client: SocketAddr) -> EdgeService<L::Service>
     where
         L: Layer<Pipeline>,
     {
         let downstream = Downstream::new(client, self.tls, self.forwarded_headers);
-        self.layers
-            .service(Pipeline::new(self.listener.clone(), downstream))
+        let pipeline = Pipeline::new(self.listener.clone(), downstream);
+        EdgeService {
+            listener: self.listener.clone(),
+            inner: self.layers.service(pipeline),
+        }
+    }
+
+    pub(crate) fn listener_name(&self) -> &str {
+        &self.listener.name
     }
 
     pub(crate) fn connections_gauge(&self) -> &Gauge {
         &self.listener.connections
     }
 }
+
+/// One connection's service, as hyper calls it: opens each call's span and runs the
+/// tower stack of protocol layers and pipeline (`inner`) in it. Takes the place of
+/// hyper-util's `TowerToHyperService`, which would first call the stack in the call's
+/// own task, where the connection's span is not current.
+#[derive(Debug)]
+pub(crate) struct EdgeService<S> {
+    listener: Arc<ListenerState>,
+    inner: S,
+}
+
+impl<S, B> hyper::service::Service<Request<B>> for EdgeService<S>
+where
+    S: Service<Request<B>> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Instrumented<Oneshot<S, Request<B>>>;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        // hyper calls this from the connection's task: the connection's span is the
+        // parent. The fields left empty are filled in as they become known: by
+        // `record_route`, and `endpoint` by the cluster when it picks one.
+        let span = tracing::debug_span!(
+            target: CALL_SPAN_TARGET,
+            "call",
+            listener = %self.listener.name,
+            call_id = Empty,
+            route = Empty,
+            cluster = Empty,
+            endpoint = Empty,
+            grpc.method = Empty,
+        );
+        // The stack is made ready and called when the future is first polled, in the span.
+        self.inner.clone().oneshot(req).instrument(span)
+    }
+}
+
+/// Records on the current call span what routing found: the call's id, its route and
+/// cluster, and for a gRPC call its `service/method`. Nothing is formatted unless a
+/// subscriber listens to the span.
+pub(crate) fn record_route(call_id: CallId, route: &RouteEntry, grpc: Option<GrpcPath<'_>>) {
+    // Below DEBUG there is no call span to fill in, and this atomic load is cheaper than
+    // asking the subscriber for the current span.
+    if LevelFilter::current() < Level::DEBUG {
+        return;
+    }
+    let span = tracing::Span::current();
+    span.record("call_id", field::display(call_id));
+    span.record("route", &*route.name);
+    if !route.cluster_name.is_empty() {
+        span.record("cluster", &*route.cluster_name);
+    }
+    if let Some(path) = grpc {
+        span.record(
+            "grpc.method",
+            format_args!("{}/{}", path.service, path.method),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,7 @@
 //! service), [`serve`] (the accept loop), [`Workers`] (the threads serving connections),
 //! [`ProxyMetrics`], [`tls::acceptor`].
 
+mod call_id;
 mod call_record;
 mod dispatch;
 mod edge;

@@ -13,13 +13,14 @@ use hyper::rt::{Read, Write};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::{Layer, Service};
+use tracing::Instrument;
 
+use crate::edge::EdgeService;
 use crate::{Edge, Pipeline, ProxyBody, Workers};
 
 /// How long a client may take to finish the TLS handshake.
@@ -88,6 +89,12 @@ pub async fn serve<L>(
                         continue;
                     }
                 };
+                let span = tracing::info_span!(
+                    target: "yardmaster::connection",
+                    "connection",
+                    listener = %edge.listener_name(),
+                    peer = %client,
+                );
                 let connection = Connection {
                     service: edge.for_connection(client),
                     connections: edge.connections_gauge().clone(),
@@ -96,7 +103,11 @@ pub async fn serve<L>(
                     _permit: permit,
                 };
                 // Owned by `graceful`, which waits for it on shutdown.
-                workers.spawn(connection.run(stream, settings.tls.clone()));
+                workers.spawn(
+                    connection
+                        .run(stream, settings.tls.clone())
+                        .instrument(span),
+                );
             }
             Err(error) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -142,7 +153,7 @@ fn http_builder() -> auto::Builder<TokioExecutor> {
 
 /// One accepted connection, served on its own task by `service`.
 struct Connection<S> {
-    service: S,
+    service: EdgeService<S>,
     /// The listener's open-connections gauge.
     connections: Gauge,
     builder: Arc<auto::Builder<TokioExecutor>>,
@@ -188,10 +199,9 @@ where
     where
         I: Read + Write + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(self.service);
         let connection = self
             .builder
-            .serve_connection_with_upgrades(io, service)
+            .serve_connection_with_upgrades(io, self.service)
             .into_owned();
         if let Err(error) = self.watcher.watch(connection).await {
             // Clients that send garbage or vanish end here; they are not our failures.

@@ -13,11 +13,12 @@ use http::{Request, Response};
 use yardmaster_core::{body, grpc, grpc_timeout, BoxError, GrpcCode};
 use yardmaster_route::GrpcPath;
 
+use crate::call_id::CallId;
 use crate::call_record::{AccessLine, CallRecord};
 use crate::dispatch::fanout::fanout;
 use crate::dispatch::forward::forward;
 use crate::dispatch::mirror::mirror;
-use crate::edge::ListenerState;
+use crate::edge::{self, ListenerState};
 use crate::error_response::{error_response, ProxyError};
 use crate::forwarded::Downstream;
 use crate::metrics::CallCode;
@@ -80,9 +81,11 @@ impl Pipeline {
         // 2. Route.
         let route = routes.table.find(&req, grpc_path).map(|r| r.action());
         let entry = route.unwrap_or(&routes.unmatched).clone();
+        let call_id = CallId::next();
+        edge::record_route(call_id, &entry, grpc_path);
         let access = routes
             .access_log
-            .then(|| AccessLine::capture(downstream.client, &req))
+            .then(|| AccessLine::capture(call_id, downstream.client, &req))
             .flatten();
 
         // 3. Act. Dispatch takes the boxed body that an upstream request carries anyway,
