@@ -213,6 +213,11 @@ impl ClusterShared {
             return (None, Err(self.no_endpoint()));
         };
         let address = endpoint.address();
+        // The call's span (`yardmaster_proxy`'s edge, at DEBUG) names the endpoint. Below
+        // DEBUG there is none, and the level check is cheaper than asking for the span.
+        if tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG {
+            tracing::Span::current().record("endpoint", tracing::field::display(address));
+        }
         (Some(address), self.send_to(endpoint, req, lane).await)
     }
 

@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::Method;
+use http::{Method, Request};
 use prometheus_client::metrics::gauge::Gauge;
 
+use crate::call_id::CallId;
 use crate::metrics::CallCode;
 use crate::snapshot::RouteEntry;
 
@@ -25,10 +26,33 @@ pub(crate) struct CallRecord {
 /// Request facts for the access log, captured only when the log is on.
 #[derive(Debug)]
 pub(crate) struct AccessLine {
+    /// The id the call's span carries too.
+    pub(crate) call_id: CallId,
     pub(crate) client: SocketAddr,
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) version: http::Version,
+}
+
+impl AccessLine {
+    /// The facts of call `call_id`, `req` from `client`, if a subscriber listens to the
+    /// access log.
+    pub(crate) fn capture<B>(
+        call_id: CallId,
+        client: SocketAddr,
+        req: &Request<B>,
+    ) -> Option<Box<AccessLine>> {
+        let enabled = tracing::enabled!(target: "yardmaster::access", tracing::Level::INFO);
+        enabled.then(|| {
+            Box::new(AccessLine {
+                call_id,
+                client,
+                method: req.method().clone(),
+                path: req.uri().path().to_owned(),
+                version: req.version(),
+            })
+        })
+    }
 }
 
 impl CallRecord {
@@ -66,6 +90,7 @@ impl CallRecord {
             };
             tracing::info!(
                 target: "yardmaster::access",
+                call_id = %access.call_id,
                 listener = %self.route.listener,
                 route = %self.route.name,
                 cluster = %self.route.cluster_name,

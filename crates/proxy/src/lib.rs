@@ -7,10 +7,12 @@
 //! a response (`error_response`), trailers-only for gRPC. It does not own matching
 //! (`route`), endpoint choice and connections (`cluster`) or the file format (`config`).
 //!
-//! Main types: [`Snapshot`] (one immutable config version), [`Edge`] (the tower service of
-//! one listener), [`serve`] (the accept loop), [`Workers`] (the threads serving
-//! connections), [`ProxyMetrics`], [`tls::acceptor`].
+//! Main types: [`Snapshot`] (one immutable config version), [`Edge`] (the front of one
+//! listener, where protocol layers plug in), [`Pipeline`] (routing and dispatch as a tower
+//! service), [`serve`] (the accept loop), [`Workers`] (the threads serving connections),
+//! [`ProxyMetrics`], [`tls::acceptor`].
 
+mod call_id;
 mod call_record;
 mod dispatch;
 mod edge;
@@ -29,6 +31,7 @@ pub use dispatch::mirror::CopyRuntime;
 pub use edge::Edge;
 pub use listener::{serve, ListenerSettings};
 pub use metrics::ProxyMetrics;
+pub use pipeline::Pipeline;
 pub use response_body::ProxyBody;
 pub use snapshot::{Snapshot, SnapshotError};
 pub use workers::Workers;

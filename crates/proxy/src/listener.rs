@@ -2,20 +2,26 @@
 //! one of the [`Workers`], HTTP/1.1 and HTTP/2 detected per connection, optional TLS,
 //! bounded concurrency and graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::rt::{Read, Write};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
+use tower::{Layer, Service};
+use tracing::Instrument;
 
-use crate::{Edge, Workers};
+use crate::edge::EdgeService;
+use crate::{Edge, Pipeline, ProxyBody, Workers};
 
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,13 +48,21 @@ pub struct ListenerSettings {
 /// Accepts connections on `listener` until `shutdown` resolves, serving each on one of
 /// `workers`, then stops accepting, asks every connection to finish (HTTP/2 GOAWAY,
 /// HTTP/1 close after the current response) and waits up to `drain_timeout` for them.
-pub async fn serve(
+/// `L` is the edge's protocol layers (see [`Edge::layer`]).
+pub async fn serve<L>(
     listener: TcpListener,
-    edge: Edge,
+    edge: Edge<L>,
     settings: ListenerSettings,
     workers: Workers,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    L: Layer<Pipeline>,
+    L::Service: Service<Request<Incoming>, Response = Response<ProxyBody>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    <L::Service as Service<Request<Incoming>>>::Future: Send + 'static,
+{
     let builder = Arc::new(http_builder());
     let graceful = GracefulShutdown::new();
     let limit = Arc::new(Semaphore::new(settings.max_connections.max(1)));
@@ -75,14 +89,25 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let span = tracing::info_span!(
+                    target: "yardmaster::connection",
+                    "connection",
+                    listener = %edge.listener_name(),
+                    peer = %client,
+                );
                 let connection = Connection {
-                    edge: edge.for_connection(client),
+                    service: edge.for_connection(client),
+                    connections: edge.connections_gauge().clone(),
                     builder: builder.clone(),
                     watcher: graceful.watcher(),
                     _permit: permit,
                 };
                 // Owned by `graceful`, which waits for it on shutdown.
-                workers.spawn(connection.run(stream, settings.tls.clone()));
+                workers.spawn(
+                    connection
+                        .run(stream, settings.tls.clone())
+                        .instrument(span),
+                );
             }
             Err(error) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -126,15 +151,24 @@ fn http_builder() -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// One accepted connection, served on its own task.
-struct Connection {
-    edge: Edge,
+/// One accepted connection, served on its own task by `service`.
+struct Connection<S> {
+    service: EdgeService<S>,
+    /// The listener's open-connections gauge.
+    connections: Gauge,
     builder: Arc<auto::Builder<TokioExecutor>>,
     watcher: Watcher,
     _permit: OwnedSemaphorePermit,
 }
 
-impl Connection {
+impl<S> Connection<S>
+where
+    S: Service<Request<Incoming>, Response = Response<ProxyBody>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     async fn run(self, stream: std::net::TcpStream, tls: Option<TlsAcceptor>) {
         let stream = match TcpStream::from_std(stream) {
             Ok(stream) => stream,
@@ -146,7 +180,7 @@ impl Connection {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "setting TCP_NODELAY failed");
         }
-        let gauge = self.edge.connections_gauge().clone();
+        let gauge = self.connections.clone();
         gauge.inc();
         match tls {
             None => self.serve(TokioIo::new(stream)).await,
@@ -165,10 +199,9 @@ impl Connection {
     where
         I: Read + Write + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(self.edge);
         let connection = self
             .builder
-            .serve_connection_with_upgrades(io, service)
+            .serve_connection_with_upgrades(io, self.service)
             .into_owned();
         if let Err(error) = self.watcher.watch(connection).await {
             // Clients that send garbage or vanish end here; they are not our failures.

@@ -1,97 +1,144 @@
-//! The life of a request after the edge: classify, route, apply the action, account.
+//! The life of a request after the edge and its protocol layers: classify, route, apply
+//! the action, account.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
-use yardmaster_core::{grpc, grpc_timeout, GrpcCode};
+use yardmaster_core::{body, grpc, grpc_timeout, BoxError, GrpcCode};
 use yardmaster_route::GrpcPath;
 
+use crate::call_id::CallId;
 use crate::call_record::{AccessLine, CallRecord};
 use crate::dispatch::fanout::fanout;
 use crate::dispatch::forward::forward;
 use crate::dispatch::mirror::mirror;
-use crate::edge::Edge;
+use crate::edge::{self, ListenerState};
 use crate::error_response::{error_response, ProxyError};
+use crate::forwarded::Downstream;
 use crate::metrics::CallCode;
-use crate::snapshot::{ListenerRoutes, RouteAction};
+use crate::snapshot::RouteAction;
 use crate::ProxyBody;
 
-/// Handles one request against one snapshot. Never fails: every error is a response.
-pub(crate) async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ProxyBody> {
-    let started = Instant::now();
-    let snapshot = edge.snapshot();
-    let Some(routes) = snapshot.listener(edge.listener()) else {
-        // The listener was removed by a reload while this connection stayed open.
-        let error = ProxyError::NoRoute {
-            path: req.uri().path().to_owned(),
-        };
-        return error_response(&error, grpc::is_grpc(req.headers()));
-    };
-
-    // 1. Classify.
-    let is_grpc = grpc::is_grpc(req.headers());
-    let grpc_path = if is_grpc {
-        GrpcPath::parse(req.uri().path())
-    } else {
-        None
-    };
-    let deadline = is_grpc
-        .then(|| req.headers().get(grpc_timeout::HEADER))
-        .flatten()
-        .and_then(grpc_timeout::parse)
-        .and_then(|timeout| tokio::time::Instant::from_std(started).checked_add(timeout));
-
-    // 2. Route.
-    let route = routes.table.find(&req, grpc_path).map(|r| r.action());
-    let entry = route.unwrap_or(&routes.unmatched).clone();
-    let access = access_line(edge, routes, &req);
-
-    // 3. Act.
-    let result = match route.map(|r| &r.action) {
-        None => Err(ProxyError::NoRoute {
-            path: req.uri().path().to_owned(),
-        }),
-        Some(RouteAction::Deny(deny)) => Err(ProxyError::Denied {
-            grpc_status: deny.grpc_status,
-            http_status: deny.http_status,
-            message: deny.message.clone(),
-        }),
-        Some(RouteAction::Forward(action)) => {
-            forward(action, req, edge.downstream(), is_grpc, deadline).await
-        }
-        // Boxed: their futures are several times `forward`'s, and every call's future
-        // would otherwise be as large as the largest action's.
-        Some(RouteAction::Mirror(action)) => {
-            Box::pin(mirror(action, req, edge.downstream(), is_grpc, deadline)).await
-        }
-        Some(RouteAction::Fanout(action)) => {
-            Box::pin(fanout(action, req, edge.downstream(), is_grpc, deadline)).await
-        }
-    };
-
-    // 4. Account, once, when the response body ends.
-    let response = result.unwrap_or_else(|error| error_response(&error, is_grpc));
-    let code = head_code(&response, is_grpc);
-    let record = CallRecord::start(entry, started, code, edge.streams_gauge(), access);
-    response.map(|body| body.with_record(record))
+/// The routing pipeline of one downstream connection: a tower service over requests with
+/// any body of `Bytes` chunks, so protocol layers in front of it may re-frame the body.
+/// Never fails: every error is a response. Cloning is one `Arc` increment: hyper's
+/// glue clones the connection's service for every call.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    connection: Arc<Connection>,
 }
 
-fn access_line(
-    edge: &Edge,
-    routes: &ListenerRoutes,
-    req: &Request<Incoming>,
-) -> Option<Box<AccessLine>> {
-    let enabled =
-        routes.access_log && tracing::enabled!(target: "yardmaster::access", tracing::Level::INFO);
-    enabled.then(|| {
-        Box::new(AccessLine {
-            client: edge.downstream().client,
-            method: req.method().clone(),
-            path: req.uri().path().to_owned(),
-            version: req.version(),
-        })
-    })
+/// What the calls of one downstream connection share.
+#[derive(Debug)]
+struct Connection {
+    listener: Arc<ListenerState>,
+    downstream: Downstream,
+}
+
+impl Pipeline {
+    pub(crate) fn new(listener: Arc<ListenerState>, downstream: Downstream) -> Pipeline {
+        Pipeline {
+            connection: Arc::new(Connection {
+                listener,
+                downstream,
+            }),
+        }
+    }
+
+    /// Handles one request against one snapshot.
+    async fn handle<B>(self, req: Request<B>) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let Connection {
+            listener,
+            downstream,
+        } = &*self.connection;
+        let started = Instant::now();
+        let snapshot = listener.snapshot.load_full();
+        let is_grpc = grpc::is_grpc(req.headers());
+        let Some(routes) = snapshot.listener(&listener.name) else {
+            // The listener was removed by a reload while this connection stayed open.
+            let path = req.uri().path().to_owned();
+            return error_response(&ProxyError::NoRoute { path }, is_grpc);
+        };
+
+        // 1. Classify.
+        let grpc_path = is_grpc.then(|| GrpcPath::parse(req.uri().path())).flatten();
+        let deadline = is_grpc
+            .then(|| req.headers().get(grpc_timeout::HEADER))
+            .flatten()
+            .and_then(grpc_timeout::parse)
+            .and_then(|timeout| tokio::time::Instant::from_std(started).checked_add(timeout));
+
+        // 2. Route.
+        let route = routes.table.find(&req, grpc_path).map(|r| r.action());
+        let entry = route.unwrap_or(&routes.unmatched).clone();
+        let call_id = CallId::next();
+        edge::record_route(call_id, &entry, grpc_path);
+        let access = routes
+            .access_log
+            .then(|| AccessLine::capture(call_id, downstream.client, &req))
+            .flatten();
+
+        // 3. Act. Dispatch takes the boxed body that an upstream request carries anyway,
+        // so only this file is generic over the body type.
+        let req = req.map(body::boxed);
+        let result = match route.map(|r| &r.action) {
+            None => Err(ProxyError::NoRoute {
+                path: req.uri().path().to_owned(),
+            }),
+            Some(RouteAction::Deny(deny)) => Err(ProxyError::Denied {
+                grpc_status: deny.grpc_status,
+                http_status: deny.http_status,
+                message: deny.message.clone(),
+            }),
+            Some(RouteAction::Forward(action)) => {
+                forward(action, req, downstream, is_grpc, deadline).await
+            }
+            // Boxed: their futures are several times `forward`'s, and every call's future
+            // would otherwise be as large as the largest action's.
+            Some(RouteAction::Mirror(action)) => {
+                Box::pin(mirror(action, req, downstream, is_grpc, deadline)).await
+            }
+            Some(RouteAction::Fanout(action)) => {
+                Box::pin(fanout(action, req, downstream, is_grpc, deadline)).await
+            }
+        };
+
+        // 4. Account, once, when the response body ends.
+        let response = result.unwrap_or_else(|error| error_response(&error, is_grpc));
+        let code = head_code(&response, is_grpc);
+        let streams = listener.streams.clone();
+        let record = CallRecord::start(entry, started, code, streams, access);
+        response.map(|body| body.with_record(record))
+    }
+}
+
+impl<B> tower::Service<Request<B>> for Pipeline
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ProxyBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let pipeline = self.clone();
+        Box::pin(async move { Ok(pipeline.handle(req).await) })
+    }
 }
 
 /// The call's status as far as the response head tells: `grpc-status` of a trailers-only

@@ -15,12 +15,11 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
 use tokio::time::Instant;
 use yardmaster_cluster::{Cluster, ClusterSet};
 use yardmaster_config::{FanoutConfig, FanoutReplies};
-use yardmaster_core::{grpc, Cause, GrpcCode};
+use yardmaster_core::{grpc, Body, Cause, GrpcCode};
 
 use super::request_head::RequestHead;
 use crate::error_response::ProxyError;
@@ -127,7 +126,7 @@ impl Fanout {
 /// replies, or the first successful one.
 pub(crate) async fn fanout(
     action: &Arc<Fanout>,
-    req: Request<Incoming>,
+    req: Request<Body>,
     downstream: &Downstream,
     is_grpc: bool,
     deadline: Option<Instant>,
@@ -186,7 +185,7 @@ impl Call {
 }
 
 /// Reads the whole downstream body, refusing more than `max` bytes.
-async fn read_request(mut body: Incoming, max: usize) -> Result<Bytes, FanoutError> {
+async fn read_request(mut body: Body, max: usize) -> Result<Bytes, FanoutError> {
     let mut request = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| FanoutError::Downstream(e.to_string()))?;

@@ -3,9 +3,8 @@
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri};
-use hyper::body::Incoming;
 use tokio::time::Instant;
-use yardmaster_core::{body, grpc_timeout};
+use yardmaster_core::{grpc_timeout, Body};
 
 use crate::error_response::ProxyError;
 use crate::forwarded::{self, Downstream};
@@ -16,7 +15,7 @@ use crate::{upgrade, ProxyBody};
 /// first, body streaming. `deadline` is the gRPC deadline, if the call has one.
 pub(crate) async fn forward(
     action: &Forward,
-    mut req: Request<Incoming>,
+    mut req: Request<Body>,
     downstream: &Downstream,
     is_grpc: bool,
     deadline: Option<Instant>,
@@ -44,7 +43,6 @@ pub(crate) async fn forward(
         grpc_timeout::insert_left(req.headers_mut(), left);
     }
 
-    let req = req.map(body::boxed);
     let client = downstream.client.ip();
     // The call is made in each arm, so the future holds one of it, not two.
     let mut response = match deadline {

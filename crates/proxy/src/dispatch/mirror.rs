@@ -23,12 +23,12 @@ use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
-use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use yardmaster_cluster::{Cluster, ClusterSet};
 use yardmaster_config::{MessageType, MirrorConfig};
+use yardmaster_core::Body;
 
 use super::request_head::RequestHead;
 use crate::error_response::ProxyError;
@@ -176,7 +176,7 @@ impl CopyCounters {
 /// reply) and copies its messages to the other targets whose filters pass them.
 pub(crate) async fn mirror(
     action: &Arc<Mirror>,
-    req: Request<Incoming>,
+    req: Request<Body>,
     downstream: &Downstream,
     is_grpc: bool,
     deadline: Option<Instant>,

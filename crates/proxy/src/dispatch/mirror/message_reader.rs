@@ -4,21 +4,21 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use http_body::Body as _;
-use hyper::body::Incoming;
 use yardmaster_core::grpc_frame::{Message, MessageDecoder};
+use yardmaster_core::Body;
 
 use super::MirrorError;
 
 /// Reads the downstream body message by message; holds at most one partial message.
 #[derive(Debug)]
 pub(super) struct MessageReader {
-    body: Incoming,
+    body: Body,
     decoder: MessageDecoder,
     is_done: bool,
 }
 
 impl MessageReader {
-    pub(super) fn new(body: Incoming, max_message_bytes: usize) -> MessageReader {
+    pub(super) fn new(body: Body, max_message_bytes: usize) -> MessageReader {
         MessageReader {
             body,
             decoder: MessageDecoder::new(max_message_bytes),
