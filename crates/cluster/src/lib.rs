@@ -38,7 +38,7 @@ mod weighted_schedule;
 
 pub use cluster::{Cluster, ClusterStatus, DiscoveryFeed};
 pub use cluster_set::ClusterSet;
-pub use endpoint::{Endpoint, EndpointStatus};
+pub use endpoint::{Endpoint, EndpointStatus, InFlight};
 pub use endpoint_set::EndpointSet;
 pub use error::ClusterError;
 pub use h2_stream::Http2Error;
