@@ -20,7 +20,6 @@ mod bridge;
 mod close_reason;
 mod compat;
 mod connection;
-mod echo_upstream;
 mod error;
 mod frame;
 mod health;
@@ -32,7 +31,6 @@ mod session;
 mod upstream;
 
 pub use bridge::{Bridge, BridgeHandle};
-pub use echo_upstream::{EchoUpstream, EchoUpstreamStats};
 pub use error::BridgeError;
 pub use metrics::BridgeMetrics;
 pub use registry::{ClientStatus, Scope};

@@ -1,14 +1,14 @@
 //! Operating a running bridge through its handle: list, send, close, and managing
 //! upstreams at runtime.
 
-use yardmaster_bridge::{BridgeError, EchoUpstream};
+use yardmaster_bridge::BridgeError;
 
 use crate::support::{bridge_yaml, eventually, LineClient, TestBridge};
-use crate::upstreams::TestUpstream;
+use crate::upstreams::{ScriptedUpstream, TestUpstream};
 
 #[tokio::test]
 async fn handle_lists_sends_to_and_closes_clients() {
-    let upstream = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let upstream = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge = TestBridge::start(&bridge_yaml(&[upstream.addr], "")).await;
     bridge.wait_ready_upstreams(1).await;
     let mut first = LineClient::connect(bridge.addr).await;
@@ -49,13 +49,13 @@ fn uuid_version(id: &str) -> u32 {
 
 #[tokio::test]
 async fn drained_upstream_keeps_its_clients_and_gets_no_new_ones() {
-    let a = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let a = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge = TestBridge::start(&bridge_yaml(&[a.addr], "balance: least_clients")).await;
     bridge.wait_ready_upstreams(1).await;
     let mut old = LineClient::connect(bridge.addr).await;
     old.echo("on a").await;
 
-    let b = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let b = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     bridge.handle.add_upstream(b.addr).unwrap();
     assert_eq!(
         bridge.handle.add_upstream(b.addr),
@@ -83,8 +83,7 @@ async fn drained_upstream_keeps_its_clients_and_gets_no_new_ones() {
 
 #[tokio::test]
 async fn upstream_close_command_closes_the_client_after_its_queued_frames() {
-    let upstream =
-        TestUpstream::start(crate::upstreams::ScriptedUpstream::default().into_server()).await;
+    let upstream = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge = TestBridge::start(&bridge_yaml(&[upstream.addr], "")).await;
     bridge.wait_ready_upstreams(1).await;
     let mut client = LineClient::connect(bridge.addr).await;

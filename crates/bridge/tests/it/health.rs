@@ -4,10 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use yardmaster_bridge::EchoUpstream;
-
 use crate::support::{eventually, LineClient, TestBridge};
-use crate::upstreams::{TestUpstream, WithHealth};
+use crate::upstreams::{ScriptedUpstream, TestUpstream, WithHealth};
 
 fn yaml(a: std::net::SocketAddr, b: std::net::SocketAddr) -> String {
     format!(
@@ -36,12 +34,12 @@ async fn only_upstreams_passing_their_health_check_get_new_clients() {
     let a_serving = Arc::new(AtomicBool::new(true));
     let b_serving = Arc::new(AtomicBool::new(false));
     let a = TestUpstream::start(WithHealth {
-        inner: EchoUpstream::new().into_server(),
+        inner: ScriptedUpstream::default().into_server(),
         serving: a_serving.clone(),
     })
     .await;
     let b = TestUpstream::start(WithHealth {
-        inner: EchoUpstream::new().into_server(),
+        inner: ScriptedUpstream::default().into_server(),
         serving: b_serving.clone(),
     })
     .await;

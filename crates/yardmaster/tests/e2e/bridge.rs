@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use yardmaster_bridge::{EchoUpstream, EchoUpstreamStats};
+use yardmaster_demo::{EchoUpstream, EchoUpstreamStats};
 use yardmaster_test_support::{eventually, http1_send, TestGateway, HANG_LIMIT};
 
 /// An `EchoUpstream` served by tonic on `127.0.0.1:<ephemeral>`.
