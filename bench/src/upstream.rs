@@ -1,6 +1,6 @@
 //! The upstreams every target forwards to, in this process on a runtime of their own: the
 //! demo Echo gRPC service, four more of it (mirror and fan-out targets), the demo HTTP
-//! service, the bridge crate's echo bridge upstream and a plain TCP echo server. Two more
+//! service, the demo crate's echo bridge upstream and a plain TCP echo server. Two more
 //! Echo services, the copy targets of the `mirror` scenario, run on threads at the lowest
 //! CPU priority, as if on other hosts.
 
@@ -11,8 +11,7 @@ use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
-use yardmaster_bridge::EchoUpstream;
-use yardmaster_demo::EchoService;
+use yardmaster_demo::{EchoService, EchoUpstream};
 
 use crate::scenario::{FANOUT_ENDPOINTS, MIRROR_TARGETS};
 

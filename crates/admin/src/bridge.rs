@@ -2,8 +2,9 @@
 //! `GET /bridges/{name}/upstreams`, `POST /bridges/{name}/clients/{id}/send` and
 //! `/close`, `POST /bridges/{name}/broadcast?scope=all|active|inactive`,
 //! `POST /bridges/{name}/upstreams?address=IP:port` (add) and
-//! `POST /bridges/{name}/upstreams/{IP:port}/{drain|remove}`. Payloads are the raw
-//! request body, sent to clients as one frame.
+//! `POST /bridges/{name}/upstreams/{IP:port}/{drain|remove}`, which change the endpoints
+//! of the bridge's cluster (as `/clusters/{name}/endpoints/...` does). Payloads are the
+//! raw request body, sent to clients as one frame.
 
 use std::net::SocketAddr;
 
@@ -149,6 +150,8 @@ fn upstream_changed(
 fn refused(error: &BridgeError) -> Response<Full<Bytes>> {
     let status = if error.is_not_found() {
         StatusCode::NOT_FOUND
+    } else if error.is_invalid() {
+        StatusCode::BAD_REQUEST
     } else {
         StatusCode::CONFLICT
     };

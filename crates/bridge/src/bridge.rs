@@ -12,12 +12,13 @@ use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use yardmaster_config::{BridgeConfig, ClusterConfig, HealthCheckConfig};
+use yardmaster_cluster::{Cluster, EndpointState};
+use yardmaster_config::BridgeConfig;
+use yardmaster_core::EndpointChange;
 
 use crate::close_reason::CloseReason;
 use crate::error::BridgeError;
 use crate::frame::Codec;
-use crate::health;
 use crate::metrics::{BridgeMetrics, BridgeSeries};
 use crate::registry::{ClientStatus, Refused, Registry, Scope};
 use crate::session;
@@ -33,8 +34,6 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) upstreams: UpstreamSet,
     pub(crate) metrics: BridgeSeries,
-    /// The cluster's health check when it is a gRPC one; bridges use no other kind.
-    pub(crate) health_check: Option<HealthCheckConfig>,
     /// Sessions running now, counted from accept (before the client is registered).
     sessions: AtomicUsize,
 }
@@ -44,43 +43,35 @@ pub(crate) struct Shared {
 pub struct Bridge {
     shared: Arc<Shared>,
     socket: TcpListener,
-    endpoints: Vec<SocketAddr>,
 }
 
 impl Bridge {
     /// Binds the bridge's listener. `cluster` is the `grpc` cluster named by
-    /// `config.cluster`; its endpoints are the initial upstreams and its
-    /// `connect_timeout` bounds each connection attempt. Connects to nothing yet.
+    /// `config.cluster`: its endpoints are the upstreams, its health checks decide which
+    /// get new clients, and its `connect_timeout` bounds each connection attempt. The
+    /// cluster's own tasks (health checks, discovery) are started by its owner
+    /// ([`Cluster::start`], [`Cluster::follow`]). Connects to nothing yet.
     ///
     /// # Errors
     ///
     /// When the address cannot be bound.
     pub async fn bind(
         config: &BridgeConfig,
-        cluster: &ClusterConfig,
+        cluster: Arc<Cluster>,
         metrics: &BridgeMetrics,
     ) -> io::Result<Bridge> {
         let socket = TcpListener::bind(config.listen).await?;
         let shared = Arc::new(Shared {
             name: Arc::from(config.name.as_str()),
             config: config.clone(),
-            connect_timeout: cluster.connect_timeout,
+            connect_timeout: cluster.config().connect_timeout,
             codec: Codec::new(config.framing, config.max_frame_bytes),
             registry: Registry::new(config.active_window, config.max_queued_bytes),
-            upstreams: UpstreamSet::new(config.balance),
+            upstreams: UpstreamSet::new(cluster, config.balance),
             metrics: metrics.for_bridge(&config.name),
-            health_check: health::grpc_check(cluster.health_check.as_ref()),
             sessions: AtomicUsize::new(0),
         });
-        Ok(Bridge {
-            shared,
-            socket,
-            endpoints: cluster
-                .endpoints
-                .iter()
-                .filter_map(|e| e.address.socket())
-                .collect(),
-        })
+        Ok(Bridge { shared, socket })
     }
 
     /// The bound address.
@@ -99,21 +90,21 @@ impl Bridge {
         }
     }
 
-    /// Connects to the upstreams and accepts clients until `shutdown` resolves. Then stops
-    /// accepting, closes every client (each upstream gets a `closed` event with reason
-    /// `gateway shutting down`), closes the upstream streams, and returns.
+    /// Connects to the cluster's endpoints and accepts clients until `shutdown` resolves,
+    /// following the cluster's endpoint set as it changes. Then stops accepting, closes
+    /// every client (each upstream gets a `closed` event with reason `gateway shutting
+    /// down`), closes the upstream streams, and returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let shared = self.shared;
-        for address in self.endpoints {
-            // A duplicate endpoint in the cluster is one upstream.
-            let _ = shared.upstreams.add(&shared, address);
-        }
+        let mut endpoints = shared.upstreams.cluster().watch_endpoints();
+        shared.upstreams.follow(&shared);
         let (stop, stopped) = watch::channel(false);
         let mut sessions = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
+                Ok(()) = endpoints.changed() => shared.upstreams.follow(&shared),
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
                 accepted = self.socket.accept() => match accepted {
                     Ok((socket, peer)) => {
@@ -201,38 +192,49 @@ impl BridgeHandle {
         self.shared.registry.broadcast(scope, &payload)
     }
 
-    /// Every upstream endpoint with its state and client count, in the order added.
+    /// Every upstream (an endpoint of the bridge's cluster) with its state and client
+    /// count, in the cluster's order.
     pub fn upstreams(&self) -> Vec<UpstreamStatus> {
         self.shared.upstreams.statuses()
     }
 
-    /// Adds an upstream endpoint and starts connecting to it; it gets clients once ready.
-    /// Must be called within the Tokio runtime.
+    /// Adds an endpoint (weight 1) to the bridge's cluster, which the bridge then
+    /// connects to; it gets clients once ready. Must be called within the Tokio runtime.
     ///
     /// # Errors
     ///
-    /// When the endpoint is already an upstream.
+    /// When the cluster refuses it: already an endpoint, or port 0.
     pub fn add_upstream(&self, address: SocketAddr) -> Result<(), BridgeError> {
-        self.shared.upstreams.add(&self.shared, address)
+        self.change(EndpointChange::Add { address, weight: 1 })
     }
 
-    /// Removes an upstream endpoint: its stream is closed and its clients are moved to
-    /// other ready upstreams, which get their unacknowledged frames.
+    /// Removes an endpoint from the bridge's cluster: its stream is closed and its
+    /// clients are moved to other ready upstreams, which get their unacknowledged frames.
+    /// A discovered endpoint comes back when its source next lists it.
     ///
     /// # Errors
     ///
-    /// When the endpoint is not an upstream.
+    /// When the cluster has no such endpoint.
     pub fn remove_upstream(&self, address: SocketAddr) -> Result<(), BridgeError> {
-        self.shared.upstreams.remove(address)
+        self.change(EndpointChange::Remove(address))
     }
 
-    /// Drains an upstream endpoint: it keeps its clients but gets no new ones.
+    /// Drains an endpoint of the bridge's cluster: it keeps its clients but gets no new
+    /// ones, and the cluster removes it once its last client has gone.
     ///
     /// # Errors
     ///
-    /// When the endpoint is not an upstream.
+    /// When the cluster has no such endpoint.
     pub fn drain_upstream(&self, address: SocketAddr) -> Result<(), BridgeError> {
-        self.shared.upstreams.drain(address)
+        self.change(EndpointChange::SetState(address, EndpointState::Draining))
+    }
+
+    /// Applies an operator's change to the cluster and follows it at once, so the
+    /// upstream list read next shows it.
+    fn change(&self, change: EndpointChange) -> Result<(), BridgeError> {
+        self.shared.upstreams.cluster().apply(change)?;
+        self.shared.upstreams.follow(&self.shared);
+        Ok(())
     }
 
     fn client(&self, id: &str) -> Result<Arc<crate::registry::Client>, BridgeError> {

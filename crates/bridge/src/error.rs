@@ -1,9 +1,9 @@
 //! Why an operation on a running bridge (from the admin API) was refused.
 
-use std::net::SocketAddr;
+use yardmaster_cluster::ControlError;
 
 /// Why a bridge operation was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
     /// No client with this UUID is connected.
     #[error("no client {0:?} is connected to this bridge")]
@@ -15,12 +15,10 @@ pub enum BridgeError {
     /// being closed.
     #[error("the send queue of client {0} is full; the client is being closed")]
     QueueFull(String),
-    /// The endpoint is already an upstream of this bridge.
-    #[error("{0} is already an upstream of this bridge")]
-    UpstreamExists(SocketAddr),
-    /// The endpoint is not an upstream of this bridge.
-    #[error("{0} is not an upstream of this bridge")]
-    UnknownUpstream(SocketAddr),
+    /// The bridge's cluster refused a change to its endpoints (the upstreams): an unknown
+    /// or duplicate endpoint, or an address it does not accept.
+    #[error(transparent)]
+    Upstream(#[from] ControlError),
 }
 
 impl BridgeError {
@@ -28,7 +26,13 @@ impl BridgeError {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            BridgeError::UnknownClient(_) | BridgeError::UnknownUpstream(_)
+            BridgeError::UnknownClient(_)
+                | BridgeError::Upstream(ControlError::UnknownEndpoint { .. })
         )
+    }
+
+    /// Whether the request itself is not acceptable (an upstream address with port 0).
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, BridgeError::Upstream(ControlError::Invalid(_)))
     }
 }

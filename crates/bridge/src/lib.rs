@@ -1,29 +1,30 @@
 //! The TCP bridge: long-lived raw TCP clients, each marked with a UUID (v4) for its whole
 //! life, multiplexed onto one bidirectional gRPC stream per upstream endpoint.
 //!
-//! Owns framing (`raw`, `lines`, `length_prefixed`), one task per client, assigning
-//! clients to ready upstreams and moving them when an upstream fails or is removed
-//! (replaying the frames it had not acknowledged), broadcast scopes, back-pressure and
-//! limits, and both upstream protocols: `yardmaster.bridge.v1` ([`pb`]) and the
-//! compatibility protocol `upstream.grpc.service` ([`compat_pb`]). It does not own the
+//! Owns framing (`raw`, `lines`, `length_prefixed`), one task per client, one stream per
+//! endpoint of its cluster, assigning clients to ready upstreams and moving them when an
+//! upstream fails or leaves the cluster (replaying the frames it had not acknowledged),
+//! broadcast scopes, back-pressure and limits, and both upstream protocols:
+//! `yardmaster.bridge.v1` ([`pb`]) and the compatibility protocol `upstream.grpc.service`
+//! ([`compat_pb`]). It does not own the endpoints: the cluster
+//! (`yardmaster_cluster::Cluster`) does, with their discovery, health checks and
+//! operator state, and the bridge follows its endpoint set. Nor does it own the
 //! configuration (see `yardmaster-config`'s `BridgeConfig`) or the admin HTTP API, which
 //! reaches a bridge through a [`BridgeHandle`].
 //!
 //! Layout, one layer per file: `frame` (codec), `connection` (socket to frames),
 //! `session` (one task per client), `registry` (client state, broadcast), `link` (one
-//! gRPC stream), `upstream` (endpoints, balancing, reconnecting), `health` (gRPC health
-//! checks), `native` and `compat` (the two protocols), `bridge` ([`Bridge`]: the accept
-//! loop; [`BridgeHandle`]). The protocol and the delivery guarantee
-//! are documented in `docs/bridge.md`.
+//! gRPC stream), `upstream` (following the cluster's endpoints, balancing, reconnecting),
+//! `native` and `compat` (the two protocols), `bridge` ([`Bridge`]: the accept loop;
+//! [`BridgeHandle`]). The protocol and the delivery guarantee are documented in
+//! `docs/bridge.md`.
 
 mod bridge;
 mod close_reason;
 mod compat;
 mod connection;
-mod echo_upstream;
 mod error;
 mod frame;
-mod health;
 mod link;
 mod metrics;
 mod native;
@@ -32,7 +33,6 @@ mod session;
 mod upstream;
 
 pub use bridge::{Bridge, BridgeHandle};
-pub use echo_upstream::{EchoUpstream, EchoUpstreamStats};
 pub use error::BridgeError;
 pub use metrics::BridgeMetrics;
 pub use registry::{ClientStatus, Scope};

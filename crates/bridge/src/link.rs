@@ -1,5 +1,5 @@
 //! One open bidirectional gRPC stream to an upstream endpoint ([`Link`]): the queue of
-//! events towards it, whether it is ready, and when it ended.
+//! events towards it, whether it is ready, when it ended, and the clients on it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
+use yardmaster_cluster::{Endpoint, InFlight};
 
 use crate::registry::Client;
 
@@ -35,7 +36,7 @@ pub(crate) enum Event {
 /// One open bidirectional stream to an endpoint, and the clients assigned to it.
 #[derive(Debug)]
 pub(crate) struct Link {
-    address: SocketAddr,
+    endpoint: Arc<Endpoint>,
     tx: mpsc::Sender<Event>,
     ready: AtomicBool,
     ended: watch::Sender<bool>,
@@ -44,10 +45,10 @@ pub(crate) struct Link {
 
 impl Link {
     /// A new stream's link (not ready) and the receiving end of its event queue.
-    pub(crate) fn new(address: SocketAddr) -> (Arc<Link>, mpsc::Receiver<Event>) {
+    pub(crate) fn new(endpoint: Arc<Endpoint>) -> (Arc<Link>, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel(LINK_QUEUE_EVENTS);
         let link = Arc::new(Link {
-            address,
+            endpoint,
             tx,
             ready: AtomicBool::new(false),
             ended: watch::channel(false).0,
@@ -68,7 +69,7 @@ impl Link {
     }
 
     pub(crate) fn address(&self) -> SocketAddr {
-        self.address
+        self.endpoint.address()
     }
 
     pub(crate) fn is_usable(&self) -> bool {
@@ -93,16 +94,32 @@ impl Link {
         }
     }
 
-    pub(crate) fn attach(&self) {
+    /// Puts a client on this stream until the returned attachment is dropped.
+    pub(crate) fn attach(self: &Arc<Self>) -> Attachment {
         self.clients.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn detach(&self) {
-        self.clients.fetch_sub(1, Ordering::Relaxed);
+        Attachment {
+            link: self.clone(),
+            _in_flight: self.endpoint.hold(),
+        }
     }
 
     pub(crate) fn is(&self, other: &Link) -> bool {
         std::ptr::eq(self, other)
+    }
+}
+
+/// A client's place on a stream: counted among the stream's clients and, in its cluster,
+/// as a call in flight on the endpoint, so draining the endpoint (or its source dropping
+/// it) waits for the client. Dropping it takes the client off the stream.
+#[derive(Debug)]
+pub(crate) struct Attachment {
+    link: Arc<Link>,
+    _in_flight: InFlight,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        self.link.clients.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::bridge::Shared;
 use crate::close_reason::CloseReason;
 use crate::connection::{self, FrameReader, FrameWriter, ReadError};
-use crate::link::{Event, Link};
+use crate::link::{Attachment, Event, Link};
 use crate::registry::{Client, Outgoing};
 
 /// How long a closing client waits for room in its stream's queue for the `closed` event.
@@ -36,6 +36,7 @@ pub(crate) async fn run(
         reader,
         writer,
         seq: 0,
+        attachment: None,
     };
     let reason = tokio::select! {
         reason = session.serve() => reason,
@@ -46,7 +47,6 @@ pub(crate) async fn run(
     shared.metrics.clients.dec();
     shared.metrics.closed(reason.label()).inc();
     if let Some(link) = client.link.swap(None) {
-        link.detach();
         let closed = Event::Closed {
             client_id: client.id_text.clone(),
             reason: reason.to_string(),
@@ -55,6 +55,8 @@ pub(crate) async fn run(
         // misses this event rather than holding up the client's end.
         let _ = tokio::time::timeout(CLOSED_EVENT_WAIT, link.send(closed)).await;
     }
+    // Its attachment goes last: a drained endpoint stays until its upstream got `closed`.
+    drop(session);
     tracing::debug!(bridge = %shared.name, client = %client.id_text, %peer, %reason, "bridge client closed");
 }
 
@@ -65,6 +67,8 @@ struct Session<'a> {
     writer: FrameWriter,
     /// Sequence number of the last frame read.
     seq: u64,
+    /// The client's place on its stream, while it has one (`client.link`).
+    attachment: Option<Attachment>,
 }
 
 impl Session<'_> {
@@ -115,14 +119,13 @@ impl Session<'_> {
     /// Waits for a ready upstream (up to `assign_timeout`), tells it about the client and
     /// replays the frames no earlier upstream acknowledged, oldest first.
     async fn assign(&mut self, resumed: bool) -> Result<Arc<Link>, CloseReason> {
-        if let Some(old) = self.client.link.swap(None) {
-            old.detach();
-        }
+        self.client.link.store(None);
+        self.attachment = None;
         let deadline = Instant::now() + self.shared.config.assign_timeout;
         loop {
             let link = self.wait_for_link(deadline).await?;
             self.client.link.store(Some(link.clone()));
-            link.attach();
+            self.attachment = Some(link.attach());
             let opened = Event::Opened {
                 client: self.client.clone(),
                 resumed,
@@ -147,7 +150,7 @@ impl Session<'_> {
             }
             // That stream ended too while the client was being moved to it.
             self.client.link.store(None);
-            link.detach();
+            self.attachment = None;
         }
     }
 

@@ -1,24 +1,24 @@
-//! The upstreams of one bridge: one task per endpoint keeps one bidirectional gRPC stream
-//! (a [`Link`]) open, reopening it after a failure, and checks the endpoint's health; new
-//! clients go to ready links.
+//! The upstreams of one bridge: the endpoints of its cluster. The bridge follows the
+//! cluster's endpoint set: one task per endpoint keeps one bidirectional gRPC stream (a
+//! [`Link`]) open, reopening it after a failure, and an endpoint that leaves the set has its
+//! stream closed. New clients go to ready links of endpoints the cluster finds eligible.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use tokio::task::JoinSet;
+use tonic::transport::Channel;
+use yardmaster_cluster::{Cluster, Endpoint, EndpointState};
 use yardmaster_config::{BridgeBalance, BridgeProtocol};
 use yardmaster_core::Backoff;
 
 use crate::bridge::Shared;
-use crate::error::BridgeError;
-use crate::health::{self, Health};
 use crate::link::{Event, Link};
 use crate::registry::{Client, Refused};
 use crate::{compat, native};
@@ -34,25 +34,18 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 /// and gives the upstream this long to handle what it was sent and end its side.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// One endpoint: its connection task and its current stream.
+/// One endpoint of the cluster: its current stream and the task that keeps it open.
 #[derive(Debug)]
 pub(crate) struct Upstream {
-    address: SocketAddr,
-    draining: AtomicBool,
+    endpoint: Arc<Endpoint>,
     stop: watch::Sender<bool>,
     current: ArcSwapOption<Link>,
     failures: AtomicU64,
-    health: Health,
-    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Upstream {
     pub(crate) fn address(&self) -> SocketAddr {
-        self.address
-    }
-
-    pub(crate) fn health(&self) -> &Health {
-        &self.health
+        self.endpoint.address()
     }
 }
 
@@ -63,40 +56,46 @@ pub struct UpstreamStatus {
     pub address: SocketAddr,
     /// Whether a stream is open and the upstream signalled ready.
     pub ready: bool,
-    /// The gRPC health check's verdict (always true without a check).
+    /// The cluster's health checks' verdict (always true without checks).
     pub healthy: bool,
-    /// Draining upstreams keep their clients but get no new ones.
+    /// Draining upstreams keep their clients but get no new ones; the cluster removes the
+    /// endpoint once its last client has gone.
     pub draining: bool,
     /// Clients assigned to the current stream.
     pub clients: usize,
-    /// Streams that failed since the endpoint was added.
+    /// Streams that failed since the bridge began following the endpoint.
     pub failures: u64,
 }
 
-/// The upstream endpoints of one bridge.
+/// The upstreams of one bridge: a view of its cluster's endpoints with a stream each.
 #[derive(Debug)]
 pub(crate) struct UpstreamSet {
-    list: RwLock<Vec<Arc<Upstream>>>,
+    cluster: Arc<Cluster>,
+    /// The endpoints followed, in the cluster's order; replaced whole by
+    /// [`UpstreamSet::follow`], so a pick reads it without a lock.
+    list: ArcSwap<Vec<Arc<Upstream>>>,
+    /// The endpoints' tasks, `None` once stopped; its lock serialises following.
+    tasks: Mutex<Option<JoinSet<()>>>,
     changed: watch::Sender<u64>,
     next: AtomicUsize,
     balance: BridgeBalance,
 }
 
 impl UpstreamSet {
-    pub(crate) fn new(balance: BridgeBalance) -> UpstreamSet {
+    pub(crate) fn new(cluster: Arc<Cluster>, balance: BridgeBalance) -> UpstreamSet {
         UpstreamSet {
-            list: RwLock::new(Vec::new()),
+            cluster,
+            list: ArcSwap::from_pointee(Vec::new()),
+            tasks: Mutex::new(Some(JoinSet::new())),
             changed: watch::channel(0).0,
             next: AtomicUsize::new(0),
             balance,
         }
     }
 
-    fn list(&self) -> Vec<Arc<Upstream>> {
-        self.list
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// The cluster whose endpoints these are.
+    pub(crate) fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
     }
 
     /// Tells waiting clients that an upstream became ready (or went away).
@@ -110,12 +109,17 @@ impl UpstreamSet {
         self.changed.subscribe()
     }
 
-    /// A ready stream of an endpoint that is not draining, by the bridge's balance policy.
+    /// A ready stream of an endpoint the cluster finds eligible (healthy, not ejected,
+    /// active, not leaving), by the bridge's balance policy.
     pub(crate) fn pick(&self) -> Option<Arc<Link>> {
+        let set = self.cluster.endpoints();
+        let eligible = set.eligible();
         let links: Vec<Arc<Link>> = self
-            .list()
+            .list
+            .load()
             .iter()
-            .filter(|u| !u.draining.load(Ordering::Acquire) && u.health.is_healthy())
+            .filter(|u| !u.endpoint.is_leaving())
+            .filter(|u| eligible.iter().any(|e| Arc::ptr_eq(e, &u.endpoint)))
             .filter_map(|u| u.current.load_full())
             .filter(|l| l.is_usable())
             .collect();
@@ -128,63 +132,59 @@ impl UpstreamSet {
         }
     }
 
-    /// Adds an endpoint and starts connecting to it.
-    pub(crate) fn add(&self, shared: &Arc<Shared>, address: SocketAddr) -> Result<(), BridgeError> {
-        let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
-        if list.iter().any(|u| u.address == address) {
-            return Err(BridgeError::UpstreamExists(address));
+    /// Follows the cluster's current endpoint set: starts a task for each endpoint that
+    /// is new and not leaving, and stops the stream of each endpoint that left the set or
+    /// is leaving, whose clients then move to other upstreams. Wakes waiting clients,
+    /// since eligibility may have changed. Must be called within the Tokio runtime; does
+    /// nothing once the bridge has stopped.
+    pub(crate) fn follow(&self, shared: &Arc<Shared>) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(tasks) = tasks.as_mut() else {
+            return;
+        };
+        // Streams of endpoints that left end by themselves; collect their tasks.
+        while tasks.try_join_next().is_some() {}
+        let set = self.cluster.endpoints();
+        let old = self.list.load_full();
+        let mut list = Vec::with_capacity(set.endpoints().len());
+        for endpoint in set.endpoints().iter().filter(|e| !e.is_leaving()) {
+            // By identity: an address removed and added again is a new endpoint.
+            let upstream = match old.iter().find(|u| Arc::ptr_eq(&u.endpoint, endpoint)) {
+                Some(followed) => followed.clone(),
+                None => {
+                    let upstream = Arc::new(Upstream {
+                        endpoint: endpoint.clone(),
+                        stop: watch::channel(false).0,
+                        current: ArcSwapOption::empty(),
+                        failures: AtomicU64::new(0),
+                    });
+                    tasks.spawn(run(shared.clone(), upstream.clone()));
+                    upstream
+                }
+            };
+            list.push(upstream);
         }
-        let upstream = Arc::new(Upstream {
-            address,
-            draining: AtomicBool::new(false),
-            stop: watch::channel(false).0,
-            current: ArcSwapOption::empty(),
-            failures: AtomicU64::new(0),
-            health: Health::new(shared.health_check.as_ref()),
-            task: Mutex::new(None),
-        });
-        let task = tokio::spawn(run(shared.clone(), upstream.clone()));
-        *upstream.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
-        list.push(upstream);
-        Ok(())
-    }
-
-    /// Removes an endpoint: its stream is closed and its clients move to other upstreams.
-    /// Returns without waiting for the endpoint's task, which ends by itself.
-    pub(crate) fn remove(&self, address: SocketAddr) -> Result<(), BridgeError> {
-        let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
-        let index = list
+        for gone in old
             .iter()
-            .position(|u| u.address == address)
-            .ok_or(BridgeError::UnknownUpstream(address))?;
-        let upstream = list.remove(index);
-        drop(list);
-        upstream.stop.send_replace(true);
+            .filter(|u| !list.iter().any(|l| Arc::ptr_eq(l, u)))
+        {
+            gone.stop.send_replace(true);
+        }
+        self.list.store(Arc::new(list));
         self.notify();
-        Ok(())
-    }
-
-    /// Stops giving new clients to an endpoint; its clients stay.
-    pub(crate) fn drain(&self, address: SocketAddr) -> Result<(), BridgeError> {
-        let list = self.list();
-        let upstream = list
-            .iter()
-            .find(|u| u.address == address)
-            .ok_or(BridgeError::UnknownUpstream(address))?;
-        upstream.draining.store(true, Ordering::Release);
-        Ok(())
     }
 
     pub(crate) fn statuses(&self) -> Vec<UpstreamStatus> {
-        self.list()
+        self.list
+            .load()
             .iter()
             .map(|u| {
                 let link = u.current.load();
                 UpstreamStatus {
-                    address: u.address,
+                    address: u.address(),
                     ready: link.as_ref().is_some_and(|l| l.is_usable()),
-                    healthy: u.health.is_healthy(),
-                    draining: u.draining.load(Ordering::Acquire),
+                    healthy: u.endpoint.is_healthy(),
+                    draining: u.endpoint.state() == EndpointState::Draining,
                     clients: link.as_ref().map_or(0, |l| l.clients()),
                     failures: u.failures.load(Ordering::Relaxed),
                 }
@@ -192,21 +192,19 @@ impl UpstreamSet {
             .collect()
     }
 
-    /// Stops every endpoint task and waits for them to end.
+    /// Stops following the cluster, stops every endpoint's stream and waits for their
+    /// tasks to end.
     pub(crate) async fn stop_all(&self) {
-        let list = std::mem::take(&mut *self.list.write().unwrap_or_else(PoisonError::into_inner));
-        for upstream in &list {
+        let tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        for upstream in self.list.swap(Arc::new(Vec::new())).iter() {
             upstream.stop.send_replace(true);
         }
-        for upstream in list {
-            let task = upstream
-                .task
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(task) = task {
-                let _ = task.await;
-            }
+        if let Some(mut tasks) = tasks {
+            while tasks.join_next().await.is_some() {}
         }
     }
 }
@@ -242,7 +240,7 @@ pub(crate) fn open_link<'a>(
     shared: &'a Shared,
     upstream: &'a Upstream,
 ) -> (LinkGuard<'a>, mpsc::Receiver<Event>) {
-    let (link, rx) = Link::new(upstream.address);
+    let (link, rx) = Link::new(upstream.endpoint.clone());
     upstream.current.store(Some(link.clone()));
     (
         LinkGuard {
@@ -257,7 +255,7 @@ pub(crate) fn open_link<'a>(
 /// Opens an HTTP/2 connection to an endpoint, with PINGs every `keepalive_interval`.
 pub(crate) async fn connect(shared: &Shared, address: SocketAddr) -> Result<Channel, String> {
     let interval = shared.config.keepalive_interval;
-    Endpoint::from_shared(format!("http://{address}"))
+    tonic::transport::Endpoint::from_shared(format!("http://{address}"))
         .map_err(|e| e.to_string())?
         .connect_timeout(shared.connect_timeout)
         .tcp_nodelay(true)
@@ -308,19 +306,15 @@ pub(crate) fn deliver(shared: &Shared, client: &Client, payload: Bytes) {
     }
 }
 
-/// Keeps one endpoint's stream open, and checks its health, until the endpoint is removed
-/// or the bridge stops.
+/// Keeps one endpoint's stream open until the endpoint leaves the set or the bridge stops.
 async fn run(shared: Arc<Shared>, upstream: Arc<Upstream>) {
-    tokio::select! {
-        () = keep_open(&shared, &upstream) => {}
-        () = health::watch(&shared, &upstream) => {}
-    }
+    keep_open(&shared, &upstream).await;
 }
 
 async fn keep_open(shared: &Shared, upstream: &Upstream) {
     let mut stop = upstream.stop.subscribe();
     let mut failed_in_a_row = 0_u32;
-    let address = upstream.address;
+    let address = upstream.address();
     loop {
         if *stop.borrow() {
             return;

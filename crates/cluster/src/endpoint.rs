@@ -80,6 +80,19 @@ fn state_as_u8(state: EndpointState) -> u8 {
     }
 }
 
+/// One use of an endpoint counted as a call in flight, from [`Endpoint::hold`] until it
+/// is dropped.
+#[derive(Debug)]
+pub struct InFlight {
+    endpoint: Arc<Endpoint>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.endpoint.end_call();
+    }
+}
+
 /// What the admin API shows of an endpoint.
 #[derive(Clone, Debug, Serialize)]
 pub struct EndpointStatus {
@@ -223,6 +236,20 @@ impl Endpoint {
 
     pub(crate) fn end_call(&self) {
         self.counters.in_flight.dec();
+    }
+
+    /// Counts a long-lived use of the endpoint made outside [`Cluster::call`] (a TCP
+    /// bridge client on the endpoint's stream) as one call in flight until the returned
+    /// guard is dropped. Draining, or a source that stops listing the endpoint, then waits
+    /// for it as for a call: the endpoint is removed only once nothing holds it. Shown as
+    /// `in_flight` on the admin API and in `yardmaster_upstream_in_flight`; never blocks.
+    ///
+    /// [`Cluster::call`]: crate::Cluster::call
+    pub fn hold(self: &Arc<Self>) -> InFlight {
+        self.counters.in_flight.inc();
+        InFlight {
+            endpoint: self.clone(),
+        }
     }
 
     /// A point-in-time view for the admin API.

@@ -43,7 +43,7 @@ mod weighted_schedule;
 
 pub use cluster::{Cluster, ClusterStatus, DiscoveryFeed};
 pub use cluster_set::ClusterSet;
-pub use endpoint::{Endpoint, EndpointStatus};
+pub use endpoint::{Endpoint, EndpointStatus, InFlight};
 pub use endpoint_channel::EndpointChannel;
 pub use endpoint_set::EndpointSet;
 pub use endpoint_tasks::EndpointTasks;

@@ -44,3 +44,57 @@ fn tidy(shared: &ClusterShared) {
         shared.refresh();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::registry::Registry;
+    use yardmaster_core::{EndpointChange, EndpointState};
+
+    use super::*;
+    use crate::{Cluster, ClusterMetrics};
+
+    fn cluster(endpoints: &str) -> Cluster {
+        let yaml = format!(
+            "
+listeners:
+  - name: public
+    listen: 127.0.0.1:0
+    routes: [{{ forward: {{ cluster: up }} }}]
+clusters:
+  - name: up
+    endpoints: [{endpoints}]
+"
+        );
+        let config = yardmaster_config::from_str(&yaml, "gateway.yaml").unwrap();
+        Cluster::new(
+            &config.clusters[0],
+            &ClusterMetrics::new(&mut Registry::default()),
+        )
+    }
+
+    fn addresses(cluster: &Cluster) -> Vec<String> {
+        let set = cluster.endpoints();
+        set.endpoints()
+            .iter()
+            .map(|e| e.address().to_string())
+            .collect()
+    }
+
+    /// A held endpoint counts as in flight: drained, it stays until released.
+    #[test]
+    fn drained_endpoint_stays_while_held_and_leaves_once_released() {
+        let cluster = cluster("127.0.0.1:1, 127.0.0.1:2");
+        let held = cluster.endpoints().endpoints()[0].hold();
+        let first = "127.0.0.1:1".parse().unwrap();
+        cluster
+            .apply(EndpointChange::SetState(first, EndpointState::Draining))
+            .unwrap();
+        tidy(cluster.shared());
+        assert_eq!(addresses(&cluster), ["127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(cluster.endpoints().endpoints()[0].in_flight(), 1);
+
+        drop(held);
+        tidy(cluster.shared());
+        assert_eq!(addresses(&cluster), ["127.0.0.1:2"]);
+    }
+}

@@ -10,6 +10,9 @@
 //!   cancellations. Serve it with [`serve_grpc`] and [`echo_server`].
 //! - [`HealthService`], a scriptable `grpc.health.v1.Health` service, served next to the
 //!   echo service by [`EchoWithHealth`], for testing health checks.
+//! - [`EchoUpstream`], the reference TCP bridge upstream (`yardmaster.bridge.v1`, whose
+//!   generated types it takes from `yardmaster-bridge`): echoes every frame to its client
+//!   with the acknowledgement in the same message. Serve it with [`serve_grpc`].
 //! - [`serve_http`], a small HTTP/1.1 and h2 upstream that describes requests as JSON,
 //!   echoes streamed bodies and streams or fails on demand.
 //!
@@ -17,12 +20,14 @@
 //! `yardmaster` binary and `test-support` decide names, addresses and lifetimes.
 
 mod echo;
+mod echo_upstream;
 mod health;
 mod http_service;
 mod serve;
 mod stats;
 
 pub use echo::{BidiReplies, EchoService, ServerStreamReplies};
+pub use echo_upstream::{EchoUpstream, EchoUpstreamStats};
 pub use health::{EchoWithHealth, HealthService};
 pub use http_service::serve_http;
 pub use serve::{echo_server, serve_grpc, MAX_MESSAGE_BYTES};

@@ -95,10 +95,12 @@ impl Gateway {
         let bridge_metrics = BridgeMetrics::new(&mut registry);
         let mut bridges = Vec::with_capacity(config.bridges.len());
         for bridge in &config.bridges {
-            let cluster = config
-                .clusters
-                .iter()
-                .find(|c| c.name == bridge.cluster)
+            // The snapshot's cluster, as for routes: its endpoints, health checks and
+            // admin changes are the bridge's upstreams.
+            let cluster = snapshot
+                .clusters()
+                .get(&bridge.cluster)
+                .cloned()
                 .with_context(|| {
                     format!("bridge {:?}: no cluster {:?}", bridge.name, bridge.cluster)
                 })?;
@@ -127,9 +129,9 @@ impl Gateway {
         })
     }
 
-    /// Starts every cluster's background tasks (discovery, health checks, housekeeping)
-    /// and serves every listener, every TCP bridge and the admin API on the current
-    /// runtime.
+    /// Starts every cluster's background tasks (discovery, health checks, housekeeping),
+    /// then serves every listener, every TCP bridge (which follows its cluster's
+    /// endpoints) and the admin API on the current runtime.
     pub fn spawn(self) -> anyhow::Result<GatewayHandle> {
         let (shutdown, signal) = watch::channel(false);
         let ready = Arc::new(AtomicBool::new(false));

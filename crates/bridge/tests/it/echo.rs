@@ -5,10 +5,9 @@ use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
-use yardmaster_bridge::EchoUpstream;
 
 use crate::support::{bridge_yaml, within, LineClient, TestBridge};
-use crate::upstreams::TestUpstream;
+use crate::upstreams::{ScriptedUpstream, TestUpstream};
 
 const CLIENTS: usize = 1000;
 const FRAMES_PER_CLIENT: usize = 4;
@@ -23,9 +22,9 @@ fn payload(c: usize, i: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_clients_get_byte_exact_echoes_through_two_upstreams() {
-    let first = EchoUpstream::new();
-    let second = EchoUpstream::new();
-    let (first_stats, second_stats) = (first.stats().clone(), second.stats().clone());
+    let first = ScriptedUpstream::default();
+    let second = ScriptedUpstream::default();
+    let (first_counts, second_counts) = (first.clone(), second.clone());
     let a = TestUpstream::start(first.into_server()).await;
     let b = TestUpstream::start(second.into_server()).await;
     let bridge =
@@ -57,16 +56,16 @@ async fn thousand_clients_get_byte_exact_echoes_through_two_upstreams() {
     .await;
 
     let frames = (CLIENTS * FRAMES_PER_CLIENT) as u64;
-    let first_frames = first_stats.frames.load(Ordering::Relaxed);
-    let second_frames = second_stats.frames.load(Ordering::Relaxed);
+    let first_frames = first_counts.frames.load(Ordering::Relaxed);
+    let second_frames = second_counts.frames.load(Ordering::Relaxed);
     assert_eq!(first_frames + second_frames, frames);
     // Round robin over two ready upstreams: an even split of the clients.
     assert_eq!(
-        first_stats.opened.load(Ordering::Relaxed),
+        first_counts.opened.load(Ordering::Relaxed),
         CLIENTS as u64 / 2
     );
     assert_eq!(
-        second_stats.opened.load(Ordering::Relaxed),
+        second_counts.opened.load(Ordering::Relaxed),
         CLIENTS as u64 / 2
     );
     assert_eq!(
@@ -78,7 +77,7 @@ async fn thousand_clients_get_byte_exact_echoes_through_two_upstreams() {
 
 #[tokio::test]
 async fn lines_are_echoed_without_losing_their_newline() {
-    let upstream = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let upstream = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge = TestBridge::start(&bridge_yaml(&[upstream.addr], "framing: lines")).await;
     bridge.wait_ready_upstreams(1).await;
     let mut client = LineClient::connect(bridge.addr).await;
@@ -94,7 +93,7 @@ async fn lines_are_echoed_without_losing_their_newline() {
 
 #[tokio::test]
 async fn raw_bytes_are_echoed_as_they_arrive() {
-    let upstream = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let upstream = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge = TestBridge::start(&bridge_yaml(&[upstream.addr], "framing: raw")).await;
     bridge.wait_ready_upstreams(1).await;
     let mut socket = TcpStream::connect(bridge.addr).await.unwrap();

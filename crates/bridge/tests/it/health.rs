@@ -1,13 +1,12 @@
-//! gRPC health checks: an upstream that fails them gets no new clients, one that passes
-//! gets them, and clients already assigned stay.
+//! The cluster's health checks decide which upstreams get new clients: one its check
+//! marks unhealthy gets none, one that passes gets them, and clients already assigned
+//! stay while their stream is up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use yardmaster_bridge::EchoUpstream;
-
 use crate::support::{eventually, LineClient, TestBridge};
-use crate::upstreams::{TestUpstream, WithHealth};
+use crate::upstreams::{ScriptedUpstream, TestUpstream, WithHealth};
 
 fn yaml(a: std::net::SocketAddr, b: std::net::SocketAddr) -> String {
     format!(
@@ -32,16 +31,16 @@ clusters:
 }
 
 #[tokio::test]
-async fn only_upstreams_passing_their_health_check_get_new_clients() {
+async fn endpoints_the_cluster_finds_unhealthy_get_no_new_clients() {
     let a_serving = Arc::new(AtomicBool::new(true));
     let b_serving = Arc::new(AtomicBool::new(false));
     let a = TestUpstream::start(WithHealth {
-        inner: EchoUpstream::new().into_server(),
+        inner: ScriptedUpstream::default().into_server(),
         serving: a_serving.clone(),
     })
     .await;
     let b = TestUpstream::start(WithHealth {
-        inner: EchoUpstream::new().into_server(),
+        inner: ScriptedUpstream::default().into_server(),
         serving: b_serving.clone(),
     })
     .await;
@@ -67,25 +66,31 @@ async fn only_upstreams_passing_their_health_check_get_new_clients() {
         "all on the healthy upstream"
     );
 
-    // a turns unhealthy, b healthy: new clients go to b, a keeps its clients.
+    // The cluster's check turns a unhealthy and b healthy: new clients go to b, a keeps
+    // its clients.
     a_serving.store(false, Ordering::Relaxed);
     b_serving.store(true, Ordering::Relaxed);
     eventually(|| {
-        let upstreams = bridge.handle.upstreams();
-        !upstreams[0].healthy && upstreams[1].healthy
+        let endpoints = bridge.cluster.endpoints();
+        let healthy: Vec<bool> = endpoints
+            .endpoints()
+            .iter()
+            .map(|e| e.is_healthy())
+            .collect();
+        healthy == [false, true]
     })
     .await;
-    let mut late = LineClient::connect(bridge.addr).await;
-    late.echo("late").await;
+    let mut late = Vec::new();
+    for i in 0..3 {
+        let mut client = LineClient::connect(bridge.addr).await;
+        client.echo(&format!("late {i}")).await;
+        late.push(client);
+    }
     for client in &mut clients {
         client.echo("still on a").await;
     }
-    let counts: Vec<usize> = bridge
-        .handle
-        .upstreams()
-        .iter()
-        .map(|u| u.clients)
-        .collect();
-    assert_eq!(counts, [4, 1]);
+    let upstreams = bridge.handle.upstreams();
+    let seen: Vec<(bool, usize)> = upstreams.iter().map(|u| (u.healthy, u.clients)).collect();
+    assert_eq!(seen, [(false, 4), (true, 3)]);
     bridge.shutdown().await;
 }

@@ -4,14 +4,13 @@
 use std::sync::atomic::Ordering;
 
 use tokio::io::AsyncWriteExt;
-use yardmaster_bridge::EchoUpstream;
 
 use crate::support::{bridge_yaml, eventually, within, LineClient, TestBridge};
 use crate::upstreams::{ScriptedUpstream, TestUpstream};
 
 #[tokio::test]
 async fn oversized_line_closes_only_that_client() {
-    let upstream = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let upstream = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge = TestBridge::start(&bridge_yaml(&[upstream.addr], "max_frame_bytes: 16")).await;
     bridge.wait_ready_upstreams(1).await;
     let mut good = LineClient::connect(bridge.addr).await;
@@ -33,7 +32,7 @@ async fn oversized_line_closes_only_that_client() {
 
 #[tokio::test]
 async fn garbage_length_prefix_closes_only_that_client() {
-    let upstream = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let upstream = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge =
         TestBridge::start(&bridge_yaml(&[upstream.addr], "framing: length_prefixed")).await;
     bridge.wait_ready_upstreams(1).await;
@@ -114,7 +113,7 @@ async fn gateway_stops_reading_from_a_client_its_upstream_does_not_acknowledge()
     eventually(|| bridge.handle.clients()[0].unacked_frames == 8).await;
     // A later echo round trip through another client shows the bridge kept running while
     // this client stayed paused at its window.
-    let echo = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let echo = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     bridge.handle.add_upstream(echo.addr).unwrap();
     bridge.handle.drain_upstream(upstream.addr).unwrap();
     bridge.wait_ready_upstreams(2).await;
@@ -135,7 +134,7 @@ async fn gateway_stops_reading_from_a_client_its_upstream_does_not_acknowledge()
 
 #[tokio::test]
 async fn client_over_max_clients_is_refused() {
-    let upstream = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let upstream = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge = TestBridge::start(&bridge_yaml(&[upstream.addr], "max_clients: 2")).await;
     bridge.wait_ready_upstreams(1).await;
     let mut first = LineClient::connect(bridge.addr).await;
@@ -159,7 +158,7 @@ async fn client_over_max_clients_is_refused() {
 
 #[tokio::test]
 async fn idle_client_is_closed_after_idle_timeout() {
-    let upstream = TestUpstream::start(EchoUpstream::new().into_server()).await;
+    let upstream = TestUpstream::start(ScriptedUpstream::default().into_server()).await;
     let bridge = TestBridge::start(&bridge_yaml(&[upstream.addr], "idle_timeout: 300ms")).await;
     bridge.wait_ready_upstreams(1).await;
     let mut client = LineClient::connect(bridge.addr).await;

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
@@ -10,33 +11,42 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use yardmaster_bridge::{Bridge, BridgeHandle, BridgeMetrics};
+use yardmaster_cluster::{Cluster, ClusterMetrics};
 
 /// Every wait in these tests is bounded by this; it only guards against a hang.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-/// A bridge serving in-process, built from a YAML configuration.
+/// A bridge serving in-process, built from a YAML configuration, with its cluster.
 pub(crate) struct TestBridge {
     pub(crate) addr: SocketAddr,
     pub(crate) handle: BridgeHandle,
+    /// The bridge's cluster, started (health checks, housekeeping).
+    pub(crate) cluster: Arc<Cluster>,
     registry: Registry,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
 
 impl TestBridge {
-    /// Starts the first bridge of `yaml` (which must listen on `127.0.0.1:0`).
+    /// Starts the first bridge of `yaml` (which must listen on `127.0.0.1:0`) and its
+    /// cluster (which must list its endpoints).
     pub(crate) async fn start(yaml: &str) -> TestBridge {
         let config =
             yardmaster_config::from_str(yaml, "bridge.yaml").unwrap_or_else(|e| panic!("{e}"));
         let bridge_config = &config.bridges[0];
-        let cluster = config
+        let cluster_config = config
             .clusters
             .iter()
             .find(|c| c.name == bridge_config.cluster)
             .unwrap();
         let mut registry = Registry::default();
+        let cluster = Arc::new(Cluster::new(
+            cluster_config,
+            &ClusterMetrics::new(&mut registry),
+        ));
+        cluster.start();
         let metrics = BridgeMetrics::new(&mut registry);
-        let bridge = Bridge::bind(bridge_config, cluster, &metrics)
+        let bridge = Bridge::bind(bridge_config, cluster.clone(), &metrics)
             .await
             .unwrap();
         let addr = bridge.local_addr().unwrap();
@@ -48,6 +58,7 @@ impl TestBridge {
         TestBridge {
             addr,
             handle,
+            cluster,
             registry,
             stop: Some(stop),
             task,

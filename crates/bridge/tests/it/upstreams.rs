@@ -79,12 +79,15 @@ impl Drop for TestUpstream {
     }
 }
 
-/// A `yardmaster.bridge.v1` upstream for tests: echoes like `EchoUpstream`, and obeys
+/// A `yardmaster.bridge.v1` upstream for tests: sends `ready`, echoes every frame to its
+/// client with `ack_seq` in the same `send` (as the reference upstream does), and obeys
 /// frames that start with `!`: `!broadcast <all|active|inactive> <text>`, `!close <reason>`,
 /// `!flood <count> <bytes>` (sends that many frames of that size to the client). With
-/// `hold` set it acknowledges and answers nothing.
+/// `hold` set it acknowledges and answers nothing. Counts `opened` events (`resumed` ones
+/// also apart) and data frames.
 #[derive(Clone, Default)]
 pub(crate) struct ScriptedUpstream {
+    pub(crate) opened: Arc<AtomicU64>,
     pub(crate) frames: Arc<AtomicU64>,
     pub(crate) resumed: Arc<AtomicU64>,
     pub(crate) hold: Arc<AtomicBool>,
@@ -170,6 +173,7 @@ impl BridgeUpstream for ScriptedUpstream {
             let replies = match event.map(|e| e.event) {
                 Ok(Some(gateway_event::Event::Data(data))) => this.answer(data),
                 Ok(Some(gateway_event::Event::Opened(opened))) => {
+                    this.opened.fetch_add(1, Ordering::Relaxed);
                     if opened.resumed {
                         this.resumed.fetch_add(1, Ordering::Relaxed);
                     }

@@ -25,21 +25,6 @@ pub(super) fn check_bridge(
             ),
         ));
     }
-    // TODO(#15): bridges take their upstreams from the cluster's endpoint set; until then
-    // they connect to the addresses the cluster lists.
-    let follows_discovery = |c: &ClusterConfig| {
-        c.discovery.is_some() || c.endpoints.iter().any(|e| e.address.socket().is_none())
-    };
-    if cluster.is_some_and(follows_discovery) {
-        problems.push((
-            format!("{path}.cluster"),
-            format!(
-                "cluster {:?} uses discovery or host names; a bridge needs a cluster that \
-                 lists IP:port endpoints",
-                bridge.cluster
-            ),
-        ));
-    }
     if bridge.max_frame_bytes == 0 || bridge.max_frame_bytes > MAX_FRAME_BYTES {
         problems.push((
             format!("{path}.max_frame_bytes"),

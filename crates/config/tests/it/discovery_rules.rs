@@ -106,23 +106,27 @@ fn a_mistyped_address_is_not_taken_for_a_host_name() {
     );
 }
 
+/// A bridge follows its cluster's endpoint set, wherever the endpoints come from.
 #[test]
-fn a_bridge_needs_listed_addresses() {
-    let text = format!(
+fn a_bridge_may_name_a_cluster_with_discovery_or_host_names() {
+    let config = config(&format!(
         "{LISTENER}
     clusters:
-      - name: users
+      - name: by-name
         endpoints: [users.internal:50051]
+      - name: file
+        discovery: {{file: {{path: /etc/yardmaster/devices.yaml}}}}
     bridges:
       - name: devices
         listen: 127.0.0.1:7000
-        cluster: users
+        cluster: by-name
+      - name: terminals
+        listen: 127.0.0.1:7001
+        cluster: file
     "
-    );
-    assert_eq!(
-        errors(&text),
-        ["gateway.yaml:10:14: bridges[0].cluster: cluster \"users\" uses discovery or host names; a bridge needs a cluster that lists IP:port endpoints"]
-    );
+    ));
+    let clusters: Vec<&str> = config.bridges.iter().map(|b| b.cluster.as_str()).collect();
+    assert_eq!(clusters, ["by-name", "file"]);
 }
 
 #[test]

@@ -11,11 +11,11 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use yardmaster_bridge::{EchoUpstream, EchoUpstreamStats};
+use yardmaster_demo::{EchoUpstream, EchoUpstreamStats};
 use yardmaster_test_support::{eventually, http1_send, TestGateway, HANG_LIMIT};
 
 /// An `EchoUpstream` served by tonic on `127.0.0.1:<ephemeral>`.
-async fn echo_upstream() -> (SocketAddr, std::sync::Arc<EchoUpstreamStats>) {
+pub(crate) async fn echo_upstream() -> (SocketAddr, std::sync::Arc<EchoUpstreamStats>) {
     let echo = EchoUpstream::new();
     let stats = echo.stats().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -30,6 +30,12 @@ async fn echo_upstream() -> (SocketAddr, std::sync::Arc<EchoUpstreamStats>) {
 }
 
 fn gateway_yaml(upstream: SocketAddr) -> String {
+    gateway_yaml_with(&format!("endpoints: [{upstream}]"))
+}
+
+/// A gateway with the `lines` bridge `devices` in front of the cluster `device-upstreams`,
+/// whose endpoints `source` gives (`endpoints: [...]` or `discovery: ...`).
+pub(crate) fn gateway_yaml_with(source: &str) -> String {
     format!(
         r#"
 admin:
@@ -42,19 +48,19 @@ bridges:
     framing: lines
 clusters:
   - name: device-upstreams
-    endpoints: [{upstream}]
+    {source}
 "#
     )
 }
 
 /// A `lines` client.
-struct Client {
+pub(crate) struct Client {
     lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
     write: OwnedWriteHalf,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
+    pub(crate) async fn connect(addr: SocketAddr) -> Client {
         let (read, write) = TcpStream::connect(addr).await.unwrap().into_split();
         Client {
             lines: BufReader::new(read).lines(),
@@ -62,18 +68,22 @@ impl Client {
         }
     }
 
-    async fn recv(&mut self) -> Option<String> {
+    pub(crate) async fn recv(&mut self) -> Option<String> {
         tokio::time::timeout(HANG_LIMIT, self.lines.next_line())
             .await
             .expect("a line or the end in time")
             .unwrap_or(None)
     }
 
-    async fn echo(&mut self, line: &str) {
+    pub(crate) async fn send(&mut self, line: &str) {
         self.write
             .write_all(format!("{line}\n").as_bytes())
             .await
             .unwrap();
+    }
+
+    pub(crate) async fn echo(&mut self, line: &str) {
+        self.send(line).await;
         assert_eq!(self.recv().await.as_deref(), Some(line));
     }
 }
@@ -95,7 +105,12 @@ async fn admin(
     (reply.status, reply.text().to_owned())
 }
 
-async fn admin_json(gateway: &TestGateway, method: &str, path: &str, body: &str) -> Value {
+pub(crate) async fn admin_json(
+    gateway: &TestGateway,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Value {
     let (status, text) = admin(gateway, method, path, body).await;
     assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
     serde_json::from_str(&text).unwrap()
@@ -184,6 +199,8 @@ async fn bridge_clients_are_listed_sent_to_broadcast_to_and_closed_through_the_a
     gateway.shutdown().await;
 }
 
+/// The bridge's admin paths for upstreams change its cluster's endpoints, which
+/// `/clusters/{name}` shows.
 #[tokio::test]
 async fn bridge_upstreams_are_added_drained_and_removed_through_the_admin_api() {
     let (a, _) = echo_upstream().await;
@@ -209,6 +226,14 @@ async fn bridge_upstreams_are_added_drained_and_removed_through_the_admin_api() 
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = admin(
+        &gateway,
+        "POST",
+        "/bridges/devices/upstreams?address=127.0.0.1:0",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     admin_json(
         &gateway,
         "POST",
@@ -228,6 +253,12 @@ async fn bridge_upstreams_are_added_drained_and_removed_through_the_admin_api() 
     };
     let upstreams = tokio::time::timeout(HANG_LIMIT, ready_b).await.unwrap();
     assert_eq!(upstreams[0]["draining"], true);
+    let cluster = gateway.cluster_status("device-upstreams").await;
+    assert_eq!(cluster["endpoints"][0]["address"], a.to_string());
+    assert_eq!(cluster["endpoints"][0]["state"], "draining");
+    assert_eq!(cluster["endpoints"][0]["in_flight"], 1, "a's bridge client");
+    assert_eq!(cluster["endpoints"][1]["address"], b.to_string());
+    assert_eq!(cluster["endpoints"][1]["source"], "admin");
 
     let mut on_b = Client::connect(addr).await;
     on_b.echo("on b").await;
@@ -250,6 +281,8 @@ async fn bridge_upstreams_are_added_drained_and_removed_through_the_admin_api() 
     assert_eq!(upstreams.as_array().unwrap().len(), 1);
     assert_eq!(upstreams[0]["address"], b.to_string());
     assert_eq!(upstreams[0]["clients"], 2);
+    let cluster = gateway.cluster_status("device-upstreams").await;
+    assert_eq!(cluster["endpoints"].as_array().unwrap().len(), 1);
     gateway.shutdown().await;
 }
 
@@ -313,7 +346,7 @@ async fn python_grpcio_upstream_serves_bridge_clients() {
     let mut two = Client::connect(bridge).await;
     one.echo("hello from one").await;
     two.echo("ünïcode from two").await;
-    one.write.write_all(b"/all to everyone\n").await.unwrap();
+    one.send("/all to everyone").await;
     assert_eq!(one.recv().await.as_deref(), Some("to everyone"));
     assert_eq!(two.recv().await.as_deref(), Some("to everyone"));
     gateway.shutdown().await;

@@ -7,6 +7,7 @@
 mod admin;
 mod balancing;
 mod bridge;
+mod bridge_cluster;
 mod cli;
 mod demo;
 mod discovery;

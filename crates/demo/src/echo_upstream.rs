@@ -1,5 +1,6 @@
-//! A reference upstream: echoes every frame back to the client it came from,
-//! acknowledging it in the same message. Used by the example, the demo and tests.
+//! A reference TCP bridge upstream (`yardmaster.bridge.v1`): echoes every frame back to
+//! the client it came from, acknowledging it in the same message. Used by the example,
+//! the end-to-end tests and the benchmark.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,8 +9,10 @@ use std::sync::Arc;
 use futures_util::{stream, Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::pb::bridge_upstream_server::{BridgeUpstream, BridgeUpstreamServer};
-use crate::pb::{gateway_event, upstream_command, GatewayEvent, Ready, Send, UpstreamCommand};
+use yardmaster_bridge::pb::bridge_upstream_server::{BridgeUpstream, BridgeUpstreamServer};
+use yardmaster_bridge::pb::{
+    gateway_event, upstream_command, GatewayEvent, Ready, Send, UpstreamCommand,
+};
 
 /// Counters of an [`EchoUpstream`], shared with its clones.
 #[derive(Debug, Default)]
