@@ -51,6 +51,21 @@ fn ip(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
 }
 
+/// A `dns` source of `name:port` asked of `server`, refreshed within 50 ms and `max`.
+fn dns_source(name: &str, port: u16, server: SocketAddr, max: &str) -> String {
+    format!(
+        "{{dns: {{name: '{name}:{port}', name_server: '{server}', min_refresh: 50ms, max_refresh: {max}}}}}"
+    )
+}
+
+/// Waits until the cluster has received `n` endpoint sets from its source.
+async fn wait_for_updates(gateway: &TestGateway, n: u64) {
+    eventually_async("the source's set is applied", || async {
+        discovery_status(gateway).await["updates_total"] == n
+    })
+    .await;
+}
+
 /// The cluster's `discovery` status from the admin API.
 async fn discovery_status(gateway: &TestGateway) -> serde_json::Value {
     gateway.cluster_status("upstream").await["discovery"].clone()
@@ -62,11 +77,7 @@ async fn dns_endpoints_follow_the_records() {
     let (a, b) = upstreams_on_one_port().await;
     let dns = TestNameServer::start().await;
     dns.set_addresses("users.test", &[ip(2)], 1);
-    let source = format!(
-        "{{dns: {{name: 'users.test:{}', name_server: '{}', min_refresh: 50ms, max_refresh: 200ms}}}}",
-        a.addr().port(),
-        dns.addr()
-    );
+    let source = dns_source("users.test", a.addr().port(), dns.addr(), "200ms");
     let gateway = gateway_discovering(&source, "").await;
     let mut client = gateway.echo_client().await;
     eventually_async("the first answer is applied", || async {
@@ -102,17 +113,10 @@ async fn failed_dns_answers_keep_the_last_endpoints() {
     let (a, _b) = upstreams_on_one_port().await;
     let dns = TestNameServer::start().await;
     dns.set_addresses("users.test", &[ip(2)], 0);
-    let source = format!(
-        "{{dns: {{name: 'users.test:{}', name_server: '{}', min_refresh: 50ms, max_refresh: 100ms}}}}",
-        a.addr().port(),
-        dns.addr()
-    );
+    let source = dns_source("users.test", a.addr().port(), dns.addr(), "100ms");
     let gateway = gateway_discovering(&source, "").await;
     let mut client = gateway.echo_client().await;
-    eventually_async("the first answer is applied", || async {
-        discovery_status(&gateway).await["updates_total"] == 1
-    })
-    .await;
+    wait_for_updates(&gateway, 1).await;
 
     for code in [ResponseCode::ServFail, ResponseCode::NXDomain] {
         dns.fail("users.test", code);
@@ -253,10 +257,7 @@ async fn file_edits_are_applied_and_broken_ones_are_reported() {
     );
     let gateway = gateway_discovering(&source, "").await;
     let mut client = gateway.echo_client().await;
-    eventually_async("the file is read", || async {
-        discovery_status(&gateway).await["updates_total"] == 1
-    })
-    .await;
+    wait_for_updates(&gateway, 1).await;
     assert_eq!(served_by(&mut client).await, "a");
 
     std::fs::write(&file, format!("endpoints:\n  - {}\n", b.addr())).unwrap();
@@ -300,10 +301,7 @@ async fn replacing_every_endpoint_under_load_fails_no_call() {
     );
     let gateway = gateway_discovering(&source, "").await;
     let client = gateway.echo_client().await;
-    eventually_async("the file is read", || async {
-        discovery_status(&gateway).await["updates_total"] == 1
-    })
-    .await;
+    wait_for_updates(&gateway, 1).await;
 
     let until = tokio::time::Instant::now() + Duration::from_secs(10);
     let callers: Vec<_> = (0..8)
@@ -380,11 +378,7 @@ async fn operator_changes_hold_when_the_source_lists_the_endpoint_again() {
         file.display()
     );
     let gateway = gateway_discovering(&source, "").await;
-    let updates = |n: u64| {
-        let gateway = &gateway;
-        async move { discovery_status(gateway).await["updates_total"].as_u64() == Some(n) }
-    };
-    eventually_async("the file is read", || updates(1)).await;
+    wait_for_updates(&gateway, 1).await;
     let post = |what: String| {
         let gateway = &gateway;
         async move {
@@ -406,7 +400,7 @@ async fn operator_changes_hold_when_the_source_lists_the_endpoint_again() {
     .await;
 
     write(&[&a, &b, &c]);
-    eventually_async("the new list is applied", || updates(2)).await;
+    wait_for_updates(&gateway, 2).await;
     let cluster = gateway.cluster_status("upstream").await;
     let endpoints = cluster["endpoints"].as_array().unwrap();
     let state_of = |addr: SocketAddr| {
@@ -447,10 +441,7 @@ async fn kubernetes_endpoints_follow_readiness() {
         kubeconfig.display()
     );
     let gateway = gateway_discovering(&source, "").await;
-    eventually_async("the list is applied", || async {
-        discovery_status(&gateway).await["updates_total"] == 1
-    })
-    .await;
+    wait_for_updates(&gateway, 1).await;
     let client = gateway.echo_client().await;
     assert_eq!(spread(&client, 4, 1).await.get("a"), Some(&4));
 
