@@ -19,6 +19,12 @@ pub(crate) async fn gateway_with(endpoints: &[String], settings: &str) -> TestGa
 /// The configuration `gateway_with` starts, starting with a newline.
 pub(crate) fn gateway_yaml(endpoints: &[String], settings: &str) -> String {
     let endpoints: String = endpoints.iter().map(|e| format!("      - {e}\n")).collect();
+    cluster_gateway_yaml(&format!("    endpoints:\n{endpoints}{settings}"))
+}
+
+/// An admin listener, and a listener that forwards everything to cluster `upstream`
+/// described by `cluster` (its keys after `name`, indented by four spaces).
+pub(crate) fn cluster_gateway_yaml(cluster: &str) -> String {
     format!(
         r#"
 admin:
@@ -30,8 +36,7 @@ listeners:
       - forward: {{ cluster: upstream }}
 clusters:
   - name: upstream
-    endpoints:
-{endpoints}{settings}
+{cluster}
 "#
     )
 }

@@ -14,22 +14,8 @@ use crate::balancing::{served_by, spread};
 
 /// A gateway with one cluster `upstream` whose `discovery` is `source` (YAML flow map).
 async fn gateway_discovering(source: &str, settings: &str) -> TestGateway {
-    TestGateway::start(&format!(
-        r#"
-admin:
-  listen: 127.0.0.1:0
-listeners:
-  - name: public
-    listen: 127.0.0.1:0
-    routes:
-      - forward: {{ cluster: upstream }}
-clusters:
-  - name: upstream
-    discovery: {source}
-{settings}
-"#
-    ))
-    .await
+    let cluster = format!("    discovery: {source}\n{settings}");
+    TestGateway::start(&crate::balancing::cluster_gateway_yaml(&cluster)).await
 }
 
 /// Two echo upstreams on 127.0.0.2 and 127.0.0.3 with one port, so A records alone tell
