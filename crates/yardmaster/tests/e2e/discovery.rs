@@ -52,6 +52,20 @@ async fn wait_for_updates(gateway: &TestGateway, n: u64) {
     .await;
 }
 
+/// Waits until the cluster has counted one more failed refresh than it has now.
+async fn wait_for_another_error(gateway: &TestGateway) {
+    let errors = || async {
+        discovery_status(gateway).await["errors_total"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = errors().await;
+    eventually_async("the failure is recorded", || async {
+        errors().await > before
+    })
+    .await;
+}
+
 /// The cluster's `discovery` status from the admin API.
 async fn discovery_status(gateway: &TestGateway) -> serde_json::Value {
     gateway.cluster_status("upstream").await["discovery"].clone()
@@ -106,16 +120,7 @@ async fn failed_dns_answers_keep_the_last_endpoints() {
 
     for code in [ResponseCode::ServFail, ResponseCode::NXDomain] {
         dns.fail("users.test", code);
-        let errors_before = discovery_status(&gateway).await["errors_total"]
-            .as_u64()
-            .unwrap();
-        eventually_async("the failure is recorded", || async {
-            discovery_status(&gateway).await["errors_total"]
-                .as_u64()
-                .unwrap()
-                > errors_before
-        })
-        .await;
+        wait_for_another_error(&gateway).await;
         assert_eq!(served_by(&mut client).await, "a");
     }
     let status = discovery_status(&gateway).await;
@@ -130,16 +135,7 @@ async fn failed_dns_answers_keep_the_last_endpoints() {
 
     // An empty answer is a failure too.
     dns.set_addresses("users.test", &[], 0);
-    let errors_before = discovery_status(&gateway).await["errors_total"]
-        .as_u64()
-        .unwrap();
-    eventually_async("the empty answer is refused", || async {
-        discovery_status(&gateway).await["errors_total"]
-            .as_u64()
-            .unwrap()
-            > errors_before
-    })
-    .await;
+    wait_for_another_error(&gateway).await;
     assert_eq!(served_by(&mut client).await, "a");
 }
 
