@@ -41,6 +41,20 @@ pub enum Source {
 }
 
 impl Source {
+    /// A list of endpoints: `addresses` alone are sent once ([`Source::Static`]); with
+    /// `hosts`, a DNS source re-resolves the names within `bounds` and always includes the
+    /// addresses.
+    pub fn list(
+        addresses: Vec<DiscoveredEndpoint>,
+        hosts: Vec<HostPort>,
+        bounds: RefreshBounds,
+    ) -> Source {
+        if hosts.is_empty() {
+            return Source::Static(addresses);
+        }
+        Source::Dns(DnsSource::new(DnsQuery::Hosts(hosts), bounds, None).with_fixed(addresses))
+    }
+
     /// The source's kind, as the admin API and metrics name it: `static`, `dns`,
     /// `kubernetes` or `file`.
     pub fn kind(&self) -> &'static str {

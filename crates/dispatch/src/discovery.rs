@@ -3,7 +3,7 @@
 
 use yardmaster_cluster::DiscoveryFeed;
 use yardmaster_core::{DiscoveredEndpoint, EndpointChange};
-use yardmaster_discovery::{DnsQuery, DnsSource, HostPort, RefreshBounds, Source};
+use yardmaster_discovery::{HostPort, RefreshBounds, Source};
 
 use crate::{ChannelOptions, Target};
 
@@ -44,13 +44,10 @@ fn source_of(names: Vec<String>, options: &ChannelOptions) -> Source {
             }
         }
     }
-    if hosts.is_empty() {
-        return Source::Static(fixed);
-    }
     let every = options.dns_refresh_interval();
     let bounds = RefreshBounds {
         min: every,
         max: every,
     };
-    Source::Dns(DnsSource::new(DnsQuery::Hosts(hosts), bounds, None).with_fixed(fixed))
+    Source::list(fixed, hosts, bounds)
 }

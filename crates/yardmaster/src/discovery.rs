@@ -53,14 +53,11 @@ fn static_list(endpoints: &[EndpointConfig]) -> Source {
             }),
         }
     }
-    if hosts.is_empty() {
-        return Source::Static(fixed);
-    }
     let bounds = RefreshBounds {
         min: yardmaster_config::default_min_refresh(),
         max: yardmaster_config::default_max_refresh(),
     };
-    Source::Dns(DnsSource::new(DnsQuery::Hosts(hosts), bounds, None).with_fixed(fixed))
+    Source::list(fixed, hosts, bounds)
 }
 
 fn dns_source(dns: &DnsDiscoveryConfig) -> DnsSource {
