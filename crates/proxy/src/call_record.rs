@@ -6,16 +6,49 @@ use std::time::Instant;
 
 use http::{Method, Request};
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 
 use crate::call_id::CallId;
-use crate::metrics::CallCode;
-use crate::snapshot::RouteEntry;
+use crate::metrics::{CallCode, CodeCounters, ProxyMetrics, RouteLabels};
+
+/// What a route's calls are counted and logged under.
+#[derive(Debug)]
+pub(crate) struct RouteStats {
+    pub(crate) name: Arc<str>,
+    pub(crate) listener: Arc<str>,
+    /// Cluster name for metrics and logs; empty for routes that send nowhere.
+    pub(crate) cluster_name: Arc<str>,
+    duration: Histogram,
+    counters: CodeCounters,
+}
+
+impl RouteStats {
+    /// The series of route `name` of `listener`, which sends to `cluster_name`.
+    pub(crate) fn new(
+        metrics: &ProxyMetrics,
+        listener: &Arc<str>,
+        name: &str,
+        cluster_name: Arc<str>,
+    ) -> RouteStats {
+        let labels = RouteLabels {
+            listener: listener.to_string(),
+            route: name.to_owned(),
+        };
+        RouteStats {
+            name: Arc::from(name),
+            listener: listener.clone(),
+            counters: CodeCounters::new(metrics, listener, name, &cluster_name),
+            cluster_name,
+            duration: metrics.duration.get_or_create(&labels).clone(),
+        }
+    }
+}
 
 /// Everything needed to account for one call at its end. Created when the request
 /// arrives; finished by the response body (at its end, or when dropped early).
 #[derive(Debug)]
 pub(crate) struct CallRecord {
-    route: Arc<RouteEntry>,
+    route: Arc<RouteStats>,
     started: Instant,
     /// The status known from the response head; trailers may replace it.
     code: CallCode,
@@ -59,7 +92,7 @@ impl CallRecord {
     /// Starts accounting for a call; `streams` is the listener's in-flight gauge, which
     /// this record raises now and lowers when finished.
     pub(crate) fn start(
-        route: Arc<RouteEntry>,
+        route: Arc<RouteStats>,
         started: Instant,
         code: CallCode,
         streams: Gauge,

@@ -18,9 +18,9 @@ use tracing::Level;
 use yardmaster_route::GrpcPath;
 
 use crate::call_id::CallId;
+use crate::call_record::RouteStats;
 use crate::forwarded::Downstream;
 use crate::metrics::ListenerLabels;
-use crate::snapshot::RouteEntry;
 use crate::{Pipeline, ProxyMetrics, Snapshot};
 
 /// Target of the span each call gets. The span is at DEBUG, so that under the default
@@ -156,7 +156,7 @@ where
 /// Records on the current call span what routing found: the call's id, its route and
 /// cluster, and for a gRPC call its `service/method`. Nothing is formatted unless a
 /// subscriber listens to the span.
-pub(crate) fn record_route(call_id: CallId, route: &RouteEntry, grpc: Option<GrpcPath<'_>>) {
+pub(crate) fn record_route(call_id: CallId, route: &RouteStats, grpc: Option<GrpcPath<'_>>) {
     // Below DEBUG there is no call span to fill in, and this atomic load is cheaper than
     // asking the subscriber for the current span.
     if LevelFilter::current() < Level::DEBUG {

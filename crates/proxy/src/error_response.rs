@@ -6,8 +6,6 @@ use http::{header, HeaderValue, Response, StatusCode};
 use yardmaster_cluster::ClusterError;
 use yardmaster_core::{body, grpc, Cause, Fault, GrpcCode};
 
-use crate::dispatch::fanout::FanoutError;
-use crate::dispatch::mirror::MirrorError;
 use crate::ProxyBody;
 
 /// Why the gateway answers a request itself instead of with an upstream's response.
@@ -29,12 +27,10 @@ pub(crate) enum ProxyError {
     /// The gRPC deadline passed before the upstream answered.
     #[error("deadline exceeded before cluster {cluster:?} answered")]
     DeadlineExceeded { cluster: String },
-    /// A mirrored call could not be dispatched.
-    #[error(transparent)]
-    Mirror(#[from] MirrorError),
-    /// A fan-out call could not be dispatched, or every endpoint failed.
-    #[error(transparent)]
-    Fanout(#[from] FanoutError),
+    /// A route action (mirror, fan-out) could not complete the call: why, and the
+    /// action's own account of it. Each action's error converts into this.
+    #[error("{message}")]
+    Action { cause: Cause, message: String },
     /// A protocol upgrade (WebSocket) was asked of a cluster that cannot carry it.
     #[error("cluster {cluster:?} speaks HTTP/2; protocol upgrades need an http1 cluster")]
     UpgradeUnsupported { cluster: String },
@@ -54,8 +50,7 @@ impl ProxyError {
                 http: *http_status,
             },
             ProxyError::Cluster(e) => e.cause(),
-            ProxyError::Mirror(e) => e.cause(),
-            ProxyError::Fanout(e) => e.cause(),
+            ProxyError::Action { cause, .. } => *cause,
             ProxyError::DeadlineExceeded { .. } => Cause::DeadlineExceeded,
             ProxyError::UpgradeUnsupported { .. } => Cause::UpgradeUnsupported,
         }

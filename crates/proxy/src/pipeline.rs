@@ -80,9 +80,9 @@ impl Pipeline {
 
         // 2. Route.
         let route = routes.table.find(&req, grpc_path).map(|r| r.action());
-        let entry = route.unwrap_or(&routes.unmatched).clone();
+        let stats = &route.unwrap_or(&routes.unmatched).stats;
         let call_id = CallId::next();
-        edge::record_route(call_id, &entry, grpc_path);
+        edge::record_route(call_id, stats, grpc_path);
         let access = routes
             .access_log
             .then(|| AccessLine::capture(call_id, downstream.client, &req))
@@ -117,7 +117,7 @@ impl Pipeline {
         let response = result.unwrap_or_else(|error| error_response(&error, is_grpc));
         let code = head_code(&response, is_grpc);
         let streams = listener.streams.clone();
-        let record = CallRecord::start(entry, started, code, streams, access);
+        let record = CallRecord::start(stats.clone(), started, code, streams, access);
         response.map(|body| body.with_record(record))
     }
 }

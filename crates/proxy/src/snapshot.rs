@@ -4,15 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode};
-use prometheus_client::metrics::histogram::Histogram;
-use yardmaster_cluster::{Cluster, ClusterSet};
+use yardmaster_cluster::ClusterSet;
 use yardmaster_config::{Config, RouteConfig};
 use yardmaster_core::GrpcCode;
 use yardmaster_route::{Route, RouteTable};
 
+use crate::call_record::RouteStats;
 use crate::dispatch::fanout::Fanout;
+use crate::dispatch::forward::Forward;
 use crate::dispatch::mirror::{CopyRuntime, Mirror};
-use crate::metrics::{CodeCounters, RouteLabels};
+use crate::snapshot_error::SnapshotError;
 use crate::ProxyMetrics;
 
 /// A configuration version with everything resolved: route tables per listener with
@@ -25,58 +26,19 @@ pub struct Snapshot {
     listeners: HashMap<String, Arc<ListenerRoutes>>,
 }
 
-/// Why a snapshot could not be built from a configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    /// A route names a cluster the set does not have (validation normally prevents this).
-    #[error("listener {listener:?}, route {route:?}: unknown cluster {cluster:?}")]
-    UnknownCluster {
-        /// The listener's name.
-        listener: String,
-        /// The route's name.
-        route: String,
-        /// The missing cluster.
-        cluster: String,
-    },
-    /// A mirrored route's `message_type.field_name` could not be resolved from its
-    /// `.proto` files.
-    #[error("listener {listener:?}, route {route:?}: message_type.field_name: {message}")]
-    MessageType {
-        /// The listener's name.
-        listener: String,
-        /// The route's name.
-        route: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// A route mirrors, but no copy threads were given to the snapshot.
-    #[error("listener {listener:?}, route {route:?}: mirroring needs the copy threads")]
-    NoCopyRuntime {
-        /// The listener's name.
-        listener: String,
-        /// The route's name.
-        route: String,
-    },
-}
-
 /// The routes of one listener.
 #[derive(Debug)]
 pub(crate) struct ListenerRoutes {
-    pub(crate) table: RouteTable<Arc<RouteEntry>>,
+    pub(crate) table: RouteTable<RouteEntry>,
     /// Accounts for requests that no route matched.
-    pub(crate) unmatched: Arc<RouteEntry>,
+    pub(crate) unmatched: RouteEntry,
     pub(crate) access_log: bool,
 }
 
 /// What the pipeline needs of a matched route.
 #[derive(Debug)]
 pub(crate) struct RouteEntry {
-    pub(crate) name: Arc<str>,
-    pub(crate) listener: Arc<str>,
-    /// Cluster name for metrics and logs; empty for routes that send nowhere.
-    pub(crate) cluster_name: Arc<str>,
-    pub(crate) duration: Histogram,
-    pub(crate) counters: CodeCounters,
+    pub(crate) stats: Arc<RouteStats>,
     pub(crate) action: RouteAction,
 }
 
@@ -86,16 +48,6 @@ pub(crate) enum RouteAction {
     Deny(Deny),
     Mirror(Arc<Mirror>),
     Fanout(Arc<Fanout>),
-}
-
-#[derive(Debug)]
-pub(crate) struct Forward {
-    pub(crate) cluster: Arc<Cluster>,
-    /// `(matched prefix, replacement)` of a path-prefix rewrite.
-    pub(crate) path_prefix: Option<(String, String)>,
-    pub(crate) host: Option<HeaderValue>,
-    /// The route's cap on the call's duration.
-    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug)]
@@ -132,12 +84,12 @@ impl Snapshot {
                 .iter()
                 .map(|r| {
                     let entry = route_entry(&name, r, &clusters, metrics, copies.as_ref())?;
-                    Ok(Route::new(r, Arc::new(entry)))
+                    Ok(Route::new(r, entry))
                 })
                 .collect::<Result<Vec<_>, SnapshotError>>()?;
             let routes = ListenerRoutes {
                 table: RouteTable::new(routes),
-                unmatched: Arc::new(RouteEntry::unmatched(&name, metrics)),
+                unmatched: RouteEntry::unmatched(&name, metrics),
                 access_log: config.log.access_log,
             };
             listeners.insert(listener.name.clone(), Arc::new(routes));
@@ -170,17 +122,12 @@ const UNMATCHED_ROUTE: &str = "no_route";
 impl RouteEntry {
     fn unmatched(listener: &Arc<str>, metrics: &ProxyMetrics) -> RouteEntry {
         RouteEntry {
-            name: Arc::from(UNMATCHED_ROUTE),
-            listener: listener.clone(),
-            cluster_name: Arc::from(""),
-            duration: metrics
-                .duration
-                .get_or_create(&RouteLabels {
-                    listener: listener.to_string(),
-                    route: UNMATCHED_ROUTE.to_owned(),
-                })
-                .clone(),
-            counters: CodeCounters::new(metrics, listener, UNMATCHED_ROUTE, ""),
+            stats: Arc::new(RouteStats::new(
+                metrics,
+                listener,
+                UNMATCHED_ROUTE,
+                Arc::from(""),
+            )),
             action: RouteAction::Deny(default_deny_action()),
         }
     }
@@ -194,13 +141,6 @@ fn route_entry(
     copies: Option<&Arc<CopyRuntime>>,
 ) -> Result<RouteEntry, SnapshotError> {
     let route_name = route.name.clone().unwrap_or_default();
-    let duration = metrics
-        .duration
-        .get_or_create(&RouteLabels {
-            listener: listener.to_string(),
-            route: route_name.clone(),
-        })
-        .clone();
     let (cluster_name, action) = if let Some(forward) = &route.forward {
         let cluster = clusters
             .get(&forward.cluster)
@@ -248,11 +188,12 @@ fn route_entry(
         (Arc::from(""), RouteAction::Deny(action))
     };
     Ok(RouteEntry {
-        name: Arc::from(route_name.as_str()),
-        listener: listener.clone(),
-        counters: CodeCounters::new(metrics, listener, &route_name, &cluster_name),
-        cluster_name,
-        duration,
+        stats: Arc::new(RouteStats::new(
+            metrics,
+            listener,
+            &route_name,
+            cluster_name,
+        )),
         action,
     })
 }

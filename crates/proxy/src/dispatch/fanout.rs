@@ -25,7 +25,7 @@ use super::request_head::RequestHead;
 use crate::error_response::ProxyError;
 use crate::forwarded::Downstream;
 use crate::metrics::TargetLabels;
-use crate::snapshot::SnapshotError;
+use crate::snapshot_error::SnapshotError;
 use crate::{ProxyBody, ProxyMetrics};
 
 /// Trailing metadata of a merged reply: one value per endpoint whose part failed,
@@ -69,13 +69,22 @@ pub(crate) enum FanoutError {
 }
 
 impl FanoutError {
-    pub(crate) fn cause(&self) -> Cause {
+    fn cause(&self) -> Cause {
         match self {
             FanoutError::NotGrpc => Cause::NotGrpc,
             FanoutError::NoEndpoint { .. } => Cause::NoEndpoint,
             FanoutError::TooLarge { .. } => Cause::MessageTooLarge,
             FanoutError::Downstream(_) => Cause::DownstreamError,
             FanoutError::AllFailed { code, .. } => Cause::AllFailed(*code),
+        }
+    }
+}
+
+impl From<FanoutError> for ProxyError {
+    fn from(error: FanoutError) -> ProxyError {
+        ProxyError::Action {
+            cause: error.cause(),
+            message: error.to_string(),
         }
     }
 }

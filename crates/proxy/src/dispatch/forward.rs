@@ -1,15 +1,28 @@
 //! The `forward` action: one request to one cluster, streamed both ways.
 
+use std::sync::Arc;
+
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri};
 use tokio::time::Instant;
+use yardmaster_cluster::Cluster;
 use yardmaster_core::{grpc_timeout, Body};
 
 use crate::error_response::ProxyError;
 use crate::forwarded::{self, Downstream};
-use crate::snapshot::Forward;
 use crate::{upgrade, ProxyBody};
+
+/// A `forward` route: its cluster and rewrites.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    pub(crate) cluster: Arc<Cluster>,
+    /// `(matched prefix, replacement)` of a path-prefix rewrite.
+    pub(crate) path_prefix: Option<(String, String)>,
+    pub(crate) host: Option<HeaderValue>,
+    /// The route's cap on the call's duration.
+    pub(crate) timeout: Option<std::time::Duration>,
+}
 
 /// Sends the request to the route's cluster and returns the upstream's response, head
 /// first, body streaming. `deadline` is the gRPC deadline, if the call has one.

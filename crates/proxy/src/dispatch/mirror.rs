@@ -35,7 +35,7 @@ use crate::error_response::ProxyError;
 use crate::forwarded::{self, Downstream};
 use crate::metrics::TargetLabels;
 use crate::response_body::FailureCell;
-use crate::snapshot::SnapshotError;
+use crate::snapshot_error::SnapshotError;
 use crate::{ProxyBody, ProxyMetrics};
 
 pub use copy_runtime::CopyRuntime;

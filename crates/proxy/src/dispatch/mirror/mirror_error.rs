@@ -5,6 +5,7 @@ use yardmaster_core::grpc_frame::FrameError;
 use yardmaster_core::Cause;
 
 use super::message_type::WireError;
+use crate::error_response::ProxyError;
 
 /// Why a mirrored call is answered by the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +27,7 @@ pub(crate) enum MirrorError {
 }
 
 impl MirrorError {
-    pub(crate) fn cause(&self) -> Cause {
+    pub(super) fn cause(&self) -> Cause {
         match self {
             MirrorError::NotGrpc => Cause::NotGrpc,
             MirrorError::NoTarget(_) => Cause::NoTarget,
@@ -35,6 +36,15 @@ impl MirrorError {
             MirrorError::Wire(WireError::Malformed(_)) => Cause::BadMessage,
             MirrorError::Downstream(_) => Cause::DownstreamError,
             MirrorError::Stream { cause, .. } => *cause,
+        }
+    }
+}
+
+impl From<MirrorError> for ProxyError {
+    fn from(error: MirrorError) -> ProxyError {
+        ProxyError::Action {
+            cause: error.cause(),
+            message: error.to_string(),
         }
     }
 }
