@@ -24,7 +24,9 @@ pub use name_server::{SrvRecord, TestNameServer};
 pub use raw_client::{RawH2Client, RawResponse};
 pub use raw_upstream::{grpc_frame, RawBody, RawGrpcUpstream};
 pub use route_yaml::one_route_to;
-pub use upstream::{echo_client, BlackholeUpstream, FreezableRelay, HttpUpstream, TestUpstream};
+pub use upstream::{
+    echo_client, BlackholeUpstream, FreezableRelay, HttpUpstream, RefusingPort, TestUpstream,
+};
 pub use websocket_upstream::WebSocketUpstream;
 
 /// How long a test waits for any event before calling it a hang. It guards against hangs

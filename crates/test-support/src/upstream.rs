@@ -212,6 +212,33 @@ impl Drop for BlackholeUpstream {
     }
 }
 
+/// A loopback port that refuses every connection, as a crashed process's does: bound, so
+/// no other test can take the port while this lives, but never listening.
+pub struct RefusingPort {
+    _socket: tokio::net::TcpSocket,
+    addr: SocketAddr,
+}
+
+impl RefusingPort {
+    /// Binds `127.0.0.1:<ephemeral>` without listening.
+    pub fn bind() -> RefusingPort {
+        let socket = tokio::net::TcpSocket::new_v4().expect("refusing port socket");
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("binding refusing port");
+        let addr = socket.local_addr().expect("refusing port address");
+        RefusingPort {
+            _socket: socket,
+            addr,
+        }
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
 /// Delays every call of `inner` by `delay`.
 #[derive(Clone)]
 struct Slow<S> {

@@ -17,6 +17,7 @@ use yardmaster_demo::{EchoService, EchoStats};
 use yardmaster_dispatch::{
     CancelReason, ChannelOptions, DispatchError, Dispatcher, Outcome, Subscription,
 };
+use yardmaster_test_support::RefusingPort;
 
 /// Guards against a hang only; tests wait for events, never for time.
 pub(crate) const HANG_LIMIT: Duration = Duration::from_secs(10);
@@ -46,11 +47,6 @@ pub(crate) async fn upstream(name: &str) -> Upstream {
         stats,
         _stop: stop,
     }
-}
-
-async fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
 }
 
 fn hello() -> EchoRequest {
@@ -109,7 +105,8 @@ async fn fanout_calls_every_static_endpoint_once() {
 
 #[tokio::test]
 async fn ready_fails_after_its_timeout_when_no_endpoint_connects() {
-    let dead = dead_addr().await;
+    let dead_port = RefusingPort::bind();
+    let dead = dead_port.addr();
     let dispatcher =
         Dispatcher::new(&format!("static://{dead}"), ChannelOptions::default()).unwrap();
     let error = dispatcher

@@ -6,18 +6,11 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::time::timeout;
 use yardmaster_demo::pb::EchoRequest;
 use yardmaster_test_support::{
-    echo_client, grpc_frame, RawH2Client, TestGateway, TestUpstream, HANG_LIMIT,
+    echo_client, grpc_frame, RawH2Client, RefusingPort, TestGateway, TestUpstream, HANG_LIMIT,
 };
-
-/// An address where nothing listens: bound, read, then closed.
-async fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
-}
 
 /// Listener `public`: calls with `x-target: dead` go to cluster `dead` (nothing listens),
 /// other Echo calls to cluster `echo` by the unnamed route `public#1`; other services
@@ -59,7 +52,8 @@ fn request(message: &str) -> EchoRequest {
 #[tokio::test]
 async fn healthz_and_ready_answer_ok_while_serving() {
     let upstream = TestUpstream::echo("echo").await;
-    let gateway = TestGateway::start(&config(upstream.addr(), dead_addr().await)).await;
+    let dead = RefusingPort::bind();
+    let gateway = TestGateway::start(&config(upstream.addr(), dead.addr())).await;
 
     assert_eq!(
         gateway.admin_get("/healthz").await,
@@ -75,7 +69,8 @@ async fn healthz_and_ready_answer_ok_while_serving() {
 #[tokio::test]
 async fn unknown_admin_path_is_404_listing_the_known_ones() {
     let upstream = TestUpstream::echo("echo").await;
-    let gateway = TestGateway::start(&config(upstream.addr(), dead_addr().await)).await;
+    let dead = RefusingPort::bind();
+    let gateway = TestGateway::start(&config(upstream.addr(), dead.addr())).await;
 
     assert_eq!(
         gateway.admin_get("/nope").await,
@@ -90,7 +85,8 @@ async fn unknown_admin_path_is_404_listing_the_known_ones() {
 #[tokio::test]
 async fn config_shows_the_effective_configuration() {
     let upstream = TestUpstream::echo("echo").await;
-    let dead = dead_addr().await;
+    let dead_port = RefusingPort::bind();
+    let dead = dead_port.addr();
     let gateway = TestGateway::start(&config(upstream.addr(), dead)).await;
 
     let (status, body) = gateway.admin_get("/config").await;
@@ -150,7 +146,8 @@ async fn metrics_with(gateway: &TestGateway, line: &str) -> String {
 #[tokio::test]
 async fn metrics_count_calls_by_route_cluster_and_status() {
     let upstream = TestUpstream::echo("echo").await;
-    let dead = dead_addr().await;
+    let dead_port = RefusingPort::bind();
+    let dead = dead_port.addr();
     let gateway = TestGateway::start(&config(upstream.addr(), dead)).await;
     let mut client = echo_client(gateway.addr()).await;
 
@@ -222,7 +219,8 @@ async fn metrics_count_calls_by_route_cluster_and_status() {
 #[tokio::test]
 async fn clusters_show_endpoint_state_and_counters() {
     let upstream = TestUpstream::echo("echo").await;
-    let dead = dead_addr().await;
+    let dead_port = RefusingPort::bind();
+    let dead = dead_port.addr();
     let gateway = TestGateway::start(&config(upstream.addr(), dead)).await;
     let mut client = echo_client(gateway.addr()).await;
     client.unary(request("hello")).await.unwrap();

@@ -4,11 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::time::timeout;
 use tonic::Code;
 use yardmaster_demo::pb::EchoRequest;
-use yardmaster_test_support::{TestGateway, TestUpstream, HANG_LIMIT};
+use yardmaster_test_support::{RefusingPort, TestGateway, TestUpstream, HANG_LIMIT};
 
 use crate::grpc_errors::{Ending, ScriptedUpstream, RESETS};
 
@@ -46,12 +45,6 @@ fn stream_of(count: u32, delay_ms: u32) -> EchoRequest {
         delay_ms,
         ..Default::default()
     }
-}
-
-/// A loopback address where nothing listens: the port was bound, then released.
-async fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
 }
 
 /// The value of one sample of `/metrics`, 0 if absent.
@@ -105,7 +98,8 @@ async fn server_stream_is_merged_from_every_endpoint_and_ends_when_all_have() {
 #[tokio::test]
 async fn failed_endpoint_is_reported_in_trailers_while_the_others_stream_on() {
     let (a, b) = (TestUpstream::echo("a").await, TestUpstream::echo("b").await);
-    let dead = dead_addr().await;
+    let dead_port = RefusingPort::bind();
+    let dead = dead_port.addr();
     let gateway = gateway(&[a.addr(), dead, b.addr()], false).await;
     let (served, trailers) = read_all(&gateway, stream_of(2, 0)).await.unwrap();
     assert_eq!(served, ["a", "a", "b", "b"]);
@@ -178,7 +172,8 @@ async fn every_endpoint_failing_gives_the_client_the_failure() {
 async fn unary_call_gets_the_first_success_and_the_rest_are_cancelled() {
     let fast = TestUpstream::echo("fast").await;
     let slow = TestUpstream::echo_slow("slow", Duration::from_secs(10)).await;
-    let dead = dead_addr().await;
+    let dead_port = RefusingPort::bind();
+    let dead = dead_port.addr();
     let gateway = gateway(&[slow.addr(), dead, fast.addr()], false).await;
     let mut client = gateway.echo_client().await;
     let call = client.unary(EchoRequest {

@@ -12,13 +12,14 @@ use hyper::body::{Frame, Incoming};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_tungstenite::tungstenite::Message;
 use yardmaster_test_support::{
-    h2_send, http1_send, HttpReply, HttpUpstream, TestGateway, WebSocketUpstream, HANG_LIMIT,
+    h2_send, http1_send, HttpReply, HttpUpstream, RefusingPort, TestGateway, WebSocketUpstream,
+    HANG_LIMIT,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -306,15 +307,10 @@ async fn unmatched_request_gets_404_and_denied_request_gets_configured_status() 
     }
 }
 
-/// An address where nothing listens: bound, read, then closed.
-async fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
-}
-
 #[tokio::test]
 async fn unreachable_cluster_gets_503_naming_cluster_and_endpoint() {
-    let dead = dead_addr().await;
+    let dead_port = RefusingPort::bind();
+    let dead = dead_port.addr();
     let gateway = TestGateway::start(&format!(
         r#"
 listeners:

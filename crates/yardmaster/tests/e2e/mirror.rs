@@ -11,7 +11,9 @@ use tonic::{Code, Request, Response, Status, Streaming};
 use yardmaster_core::grpc_timeout;
 use yardmaster_demo::pb::echo_server::{Echo, EchoServer};
 use yardmaster_demo::pb::{EchoReply, EchoRequest};
-use yardmaster_test_support::{eventually_async, TestGateway, TestUpstream, HANG_LIMIT};
+use yardmaster_test_support::{
+    eventually_async, RefusingPort, TestGateway, TestUpstream, HANG_LIMIT,
+};
 
 /// What a recording upstream saw of one request message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -312,12 +314,6 @@ fn copies(target: &str, outcome: &str) -> String {
     )
 }
 
-/// A loopback address where nothing listens: the port was bound, then released.
-async fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
-}
-
 #[tokio::test]
 async fn acceptance_each_target_receives_exactly_its_types_and_responders_answer() {
     let Acceptance {
@@ -398,7 +394,8 @@ async fn responders_answer_while_a_mirror_is_down_and_its_failures_are_counted()
     let server1 = RecordingUpstream::start("server1", false).await;
     let mirror2 = RecordingUpstream::start("mirror2", false).await;
     let server2 = RecordingUpstream::start("server2", false).await;
-    let down = dead_addr().await;
+    let down_port = RefusingPort::bind();
+    let down = down_port.addr();
     let yaml = acceptance_yaml(server1.addr, down, mirror2.addr, server2.addr, "");
     let gateway = TestGateway::start(&yaml).await;
 
