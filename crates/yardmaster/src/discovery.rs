@@ -69,7 +69,8 @@ fn dns_source(dns: &DnsDiscoveryConfig) -> DnsSource {
                 port,
                 weight: 1,
             }]),
-            // Validation allows only host:port here; an address is asked of DNS as is.
+            // Validation refuses anything but `host:port` (and a config without `name` or
+            // `srv`), so nothing else reaches here; an empty query would find nothing.
             _ => DnsQuery::Hosts(Vec::new()),
         },
         (None, None) => DnsQuery::Hosts(Vec::new()),

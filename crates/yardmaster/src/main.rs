@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use yardmaster::demo::{self, CallArgs, DemoArgs};
 use yardmaster::Gateway;
-use yardmaster_config::{Config, LogFormat};
+use yardmaster_config::{Config, DiscoveryConfig, LogFormat};
 
 /// Per-call allocations (tasks, header maps, futures) dominate the allocator's work; mimalloc
 /// does it with less CPU than the system allocator (see bench/README.md).
@@ -75,6 +75,7 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
 
 fn check(path: &std::path::Path) -> anyhow::Result<()> {
     let config = load(path)?;
+    check_endpoint_files(&config)?;
     let routes: usize = config.listeners.iter().map(|l| l.routes.len()).sum();
     let bridges = match config.bridges.len() {
         0 => String::new(),
@@ -89,6 +90,24 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
         config.clusters.len()
     )
     .context("writing to stdout")
+}
+
+/// Reads the endpoint file of every `file` discovery source, as the gateway would at
+/// start: a missing or malformed file is an error here, where the gateway would start
+/// with the cluster empty and wait for the file.
+fn check_endpoint_files(config: &Config) -> anyhow::Result<()> {
+    for cluster in &config.clusters {
+        let Some(DiscoveryConfig::File(file)) = &cluster.discovery else {
+            continue;
+        };
+        let name = file.path.display().to_string();
+        let text = std::fs::read_to_string(&file.path)
+            .with_context(|| format!("cluster {:?}: reading {name}", cluster.name))?;
+        yardmaster_config::parse_endpoint_file(&text, &name).map_err(|e| {
+            anyhow::anyhow!("cluster {:?}: invalid endpoint file:\n{e}", cluster.name)
+        })?;
+    }
+    Ok(())
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

@@ -191,6 +191,42 @@ async fn check_of_a_missing_file_says_it_cannot_be_read() {
     );
 }
 
+/// `check` reads the endpoint file of a `file` discovery source too, and names its file,
+/// line and field.
+#[tokio::test]
+async fn check_reports_errors_in_discovery_endpoint_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gateway.yaml"),
+        "listeners:\n  - name: public\n    listen: 127.0.0.1:8080\n    routes: [{ forward: { cluster: users } }]\nclusters:\n  - name: users\n    discovery:\n      file: { path: users.yaml }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("users.yaml"),
+        "endpoints:\n  - 127.0.0.1:50051\n  - address: 127.0.0.1:50052\n    weight: 0\n",
+    )
+    .unwrap();
+
+    let output = yardmaster(dir.path(), &["check", "--config", "gateway.yaml"]).await;
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("error: cluster \"users\": invalid endpoint file:\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("users.yaml:4:"), "{stderr}");
+    assert!(stderr.contains("endpoints[1].weight"), "{stderr}");
+
+    std::fs::remove_file(dir.path().join("users.yaml")).unwrap();
+    let output = yardmaster(dir.path(), &["check", "--config", "gateway.yaml"]).await;
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("users.yaml: No such file or directory"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
 /// Reads the JSON log on stderr until the `listening` line of listener `name`.
 async fn listening_addr(stderr: &mut BufReader<ChildStderr>, name: &str) -> SocketAddr {
     let mut line = String::new();
