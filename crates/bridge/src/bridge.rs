@@ -1,5 +1,4 @@
-//! A bridge listener: the accept loop, the state its tasks share, and the handle the
-//! admin API uses.
+//! A bridge listener: the accept loop and the handle the admin API uses.
 
 use std::future::Future;
 use std::io;
@@ -19,24 +18,11 @@ use yardmaster_core::EndpointChange;
 use crate::close_reason::CloseReason;
 use crate::error::BridgeError;
 use crate::frame::Codec;
-use crate::metrics::{BridgeMetrics, BridgeSeries};
-use crate::registry::{ClientStatus, Refused, Registry, Scope};
-use crate::session;
+use crate::metrics::BridgeMetrics;
+use crate::registry::{Client, ClientStatus, Refused, Registry, Scope};
+use crate::shared::Shared;
 use crate::upstream::{UpstreamSet, UpstreamStatus};
-
-/// State shared by a bridge's accept loop, sessions, upstream tasks and handles.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) name: Arc<str>,
-    pub(crate) config: BridgeConfig,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) codec: Codec,
-    pub(crate) registry: Registry,
-    pub(crate) upstreams: UpstreamSet,
-    pub(crate) metrics: BridgeSeries,
-    /// Sessions running now, counted from accept (before the client is registered).
-    sessions: AtomicUsize,
-}
+use crate::{session, upstream_task};
 
 /// A bridge listener whose socket is bound but which serves nothing yet.
 #[derive(Debug)]
@@ -97,14 +83,14 @@ impl Bridge {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let shared = self.shared;
         let mut endpoints = shared.upstreams.cluster().watch_endpoints();
-        shared.upstreams.follow(&shared);
+        upstream_task::follow(&shared);
         let (stop, stopped) = watch::channel(false);
         let mut sessions = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                Ok(()) = endpoints.changed() => shared.upstreams.follow(&shared),
+                Ok(()) = endpoints.changed() => upstream_task::follow(&shared),
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
                 accepted = self.socket.accept() => match accepted {
                     Ok((socket, peer)) => {
@@ -233,11 +219,11 @@ impl BridgeHandle {
     /// upstream list read next shows it.
     fn change(&self, change: EndpointChange) -> Result<(), BridgeError> {
         self.shared.upstreams.cluster().apply(change)?;
-        self.shared.upstreams.follow(&self.shared);
+        upstream_task::follow(&self.shared);
         Ok(())
     }
 
-    fn client(&self, id: &str) -> Result<Arc<crate::registry::Client>, BridgeError> {
+    fn client(&self, id: &str) -> Result<Arc<Client>, BridgeError> {
         self.shared
             .registry
             .get(id)

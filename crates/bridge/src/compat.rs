@@ -11,13 +11,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::{stream, StreamExt};
 use tokio::sync::watch;
 
-use crate::bridge::Shared;
 use crate::compat_pb::output_stream_request::Target;
 use crate::compat_pb::upstream_peer_service_client::UpstreamPeerServiceClient;
 use crate::compat_pb::{Broadcast, InputStreamRequest, LiveResult, OutputStreamRequest};
 use crate::link::{events_until, stopped, Event};
 use crate::registry::Scope;
-use crate::upstream::{self, deliver, Upstream, STOP_GRACE};
+use crate::shared::Shared;
+use crate::upstream::{Upstream, STOP_GRACE};
 
 /// Pause between `ready` checks of an upstream that is not ready yet.
 const READY_RETRY: Duration = Duration::from_millis(200);
@@ -29,7 +29,7 @@ pub(crate) async fn run(
     upstream: &Upstream,
     stop: &watch::Receiver<bool>,
 ) -> String {
-    let channel = match upstream::connect_unless_stopped(shared, upstream, stop).await {
+    let channel = match shared.connect_unless_stopped(upstream, stop).await {
         Ok(channel) => channel,
         Err(reason) => return reason,
     };
@@ -38,7 +38,7 @@ pub(crate) async fn run(
         () = wait_until_ready(shared, client.clone()) => {}
         () = stopped(stop) => return "stopped".to_owned(),
     }
-    let (guard, events) = upstream::open_link(shared, upstream);
+    let (guard, events) = shared.upstreams.open_link(upstream);
     let mut live = match LiveCheck::open(&client, shared.config.keepalive_interval).await {
         Ok(live) => live,
         Err(error) => return error,
@@ -131,7 +131,7 @@ impl LiveCheck {
 fn handle(shared: &Shared, frame: OutputStreamRequest) {
     match frame.target {
         Some(Target::ClientUuid(id)) => match shared.registry.get(&id) {
-            Some(client) => deliver(shared, &client, frame.payload),
+            Some(client) => shared.deliver(&client, frame.payload),
             None => {
                 shared.metrics.unknown_client.inc();
             }

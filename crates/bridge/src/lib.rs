@@ -12,11 +12,12 @@
 //! configuration (see `yardmaster-config`'s `BridgeConfig`) or the admin HTTP API, which
 //! reaches a bridge through a [`BridgeHandle`].
 //!
-//! Layout, one layer per file: `frame` (codec), `connection` (socket to frames),
-//! `session` (one task per client), `registry` (client state, broadcast), `link` (one
-//! gRPC stream), `upstream` (following the cluster's endpoints, balancing, reconnecting),
-//! `native` and `compat` (the two protocols), `bridge` ([`Bridge`]: the accept loop;
-//! [`BridgeHandle`]). The protocol and the delivery guarantee are documented in
+//! Layout, lowest layer first: `frame` (codec), `connection` (socket to frames),
+//! `registry` (client state, broadcast), `link` (one gRPC stream and the clients on it),
+//! `upstream` (following the cluster's endpoints, balancing), `shared` (the state every
+//! task shares), `session` (one task per client), `native` and `compat` (the two
+//! protocols), `upstream_task` (one task per endpoint, reconnecting), `bridge`
+//! ([`Bridge`]: the accept loop; [`BridgeHandle`]). The protocol and the delivery guarantee are documented in
 //! `docs/bridge.md`.
 
 mod bridge;
@@ -30,7 +31,9 @@ mod metrics;
 mod native;
 mod registry;
 mod session;
+mod shared;
 mod upstream;
+mod upstream_task;
 
 pub use bridge::{Bridge, BridgeHandle};
 pub use error::BridgeError;

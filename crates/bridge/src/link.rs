@@ -2,18 +2,21 @@
 //! events towards it, whether it is ready, when it ended, and the clients on it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use yardmaster_cluster::{Endpoint, InFlight};
 
-use crate::registry::Client;
+use crate::registry::{Assignment, Client};
 
 /// Events queued towards one upstream stream. Each client has at most
 /// `max_unacked_frames` data events in flight, so this only smooths bursts.
 const LINK_QUEUE_EVENTS: usize = 1024;
+
+/// The next stream's id: what tells two streams to the same endpoint apart.
+static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What the gateway tells an upstream about a client.
 #[derive(Debug)]
@@ -36,6 +39,7 @@ pub(crate) enum Event {
 /// One open bidirectional stream to an endpoint, and the clients assigned to it.
 #[derive(Debug)]
 pub(crate) struct Link {
+    id: u64,
     endpoint: Arc<Endpoint>,
     tx: mpsc::Sender<Event>,
     ready: AtomicBool,
@@ -48,6 +52,7 @@ impl Link {
     pub(crate) fn new(endpoint: Arc<Endpoint>) -> (Arc<Link>, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel(LINK_QUEUE_EVENTS);
         let link = Arc::new(Link {
+            id: NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed),
             endpoint,
             tx,
             ready: AtomicBool::new(false),
@@ -95,16 +100,26 @@ impl Link {
     }
 
     /// Puts a client on this stream until the returned attachment is dropped.
-    pub(crate) fn attach(self: &Arc<Self>) -> Attachment {
+    pub(crate) fn attach(self: &Arc<Self>, client: &Arc<Client>) -> Attachment {
         self.clients.fetch_add(1, Ordering::Relaxed);
+        client.assign(Some(self.assignment()));
         Attachment {
             link: self.clone(),
+            client: client.clone(),
             _in_flight: self.endpoint.hold(),
         }
     }
 
-    pub(crate) fn is(&self, other: &Link) -> bool {
-        std::ptr::eq(self, other)
+    /// Whether `client` is on this stream.
+    pub(crate) fn has(&self, client: &Client) -> bool {
+        client.assignment().is_some_and(|a| a.stream == self.id)
+    }
+
+    fn assignment(&self) -> Assignment {
+        Assignment {
+            stream: self.id,
+            upstream: self.address(),
+        }
     }
 }
 
@@ -114,11 +129,21 @@ impl Link {
 #[derive(Debug)]
 pub(crate) struct Attachment {
     link: Arc<Link>,
+    client: Arc<Client>,
     _in_flight: InFlight,
+}
+
+impl Attachment {
+    pub(crate) fn link(&self) -> &Arc<Link> {
+        &self.link
+    }
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
+        if self.link.has(&self.client) {
+            self.client.assign(None);
+        }
         self.link.clients.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -4,13 +4,13 @@
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::bridge::Shared;
 use crate::close_reason::CloseReason;
 use crate::link::{events_until, stopped, Event, Link};
 use crate::pb::bridge_upstream_client::BridgeUpstreamClient;
 use crate::pb::{self, gateway_event, upstream_command, GatewayEvent, UpstreamCommand};
-use crate::registry::Scope;
-use crate::upstream::{self, deliver, Upstream, STOP_GRACE};
+use crate::registry::{Client, Scope};
+use crate::shared::Shared;
+use crate::upstream::{Upstream, STOP_GRACE};
 
 /// Runs one stream to the endpoint until it fails or `stop` is set; returns why it ended.
 /// On `stop` the stream is half-closed and the upstream gets [`STOP_GRACE`] to finish.
@@ -19,11 +19,11 @@ pub(crate) async fn run(
     upstream: &Upstream,
     stop: &watch::Receiver<bool>,
 ) -> String {
-    let channel = match upstream::connect_unless_stopped(shared, upstream, stop).await {
+    let channel = match shared.connect_unless_stopped(upstream, stop).await {
         Ok(channel) => channel,
         Err(reason) => return reason,
     };
-    let (guard, events) = upstream::open_link(shared, upstream);
+    let (guard, events) = shared.upstreams.open_link(upstream);
     let listener = shared.name.to_string();
     let outbound =
         events_until(events, stop.clone()).map(move |event| to_message(event, &listener));
@@ -100,7 +100,7 @@ fn handle(shared: &Shared, link: &Link, command: UpstreamCommand) {
             if send.ack_seq > 0 {
                 ack(link, &client, send.ack_seq);
             }
-            deliver(shared, &client, send.payload);
+            shared.deliver(&client, send.payload);
         }
         upstream_command::Command::Ack(ack_command) => {
             if let Some(client) = shared.registry.get(&ack_command.client_id) {
@@ -123,9 +123,8 @@ fn handle(shared: &Shared, link: &Link, command: UpstreamCommand) {
     }
 }
 
-fn ack(link: &Link, client: &crate::registry::Client, seq: u64) {
-    let assigned = client.link.load();
-    if assigned.as_deref().is_some_and(|l| l.is(link)) {
+fn ack(link: &Link, client: &Client, seq: u64) {
+    if link.has(client) {
         client.ack(seq);
     }
 }

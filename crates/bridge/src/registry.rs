@@ -14,7 +14,6 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::close_reason::CloseReason;
-use crate::link::Link;
 
 /// Which clients a broadcast reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -37,7 +36,7 @@ pub(crate) struct Client {
     pub(crate) id_text: Arc<str>,
     pub(crate) peer: SocketAddr,
     /// The upstream stream the client is assigned to; `None` while it waits for one.
-    pub(crate) link: ArcSwapOption<Link>,
+    assigned: ArcSwapOption<Assignment>,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     /// Milliseconds since the registry's epoch.
@@ -58,6 +57,15 @@ struct Outbox {
     bytes: usize,
     close: Option<CloseReason>,
     abort: Option<CloseReason>,
+}
+
+/// The upstream stream a client is on: acknowledgements count only from it, and the
+/// admin API shows its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Assignment {
+    /// Which stream, unique for the life of the process.
+    pub(crate) stream: u64,
+    pub(crate) upstream: SocketAddr,
 }
 
 /// What the session should do next towards the socket.
@@ -83,6 +91,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Client {
+    /// Puts the client on a stream (`Some`) or takes it off (`None`).
+    pub(crate) fn assign(&self, assignment: Option<Assignment>) {
+        self.assigned.store(assignment.map(Arc::new));
+    }
+
+    /// The stream the client is on now.
+    pub(crate) fn assignment(&self) -> Option<Assignment> {
+        self.assigned.load().as_deref().copied()
+    }
+
     /// Queues `payload` to be written to the client. A frame that would take the queue over
     /// `max_queued_bytes` (unless the queue is empty) aborts the client instead.
     pub(crate) fn enqueue(&self, payload: Bytes) -> Result<(), Refused> {
@@ -197,7 +215,7 @@ impl Client {
         ClientStatus {
             id: self.id_text.to_string(),
             peer: self.peer,
-            upstream: self.link.load().as_ref().map(|l| l.address()),
+            upstream: self.assignment().map(|a| a.upstream),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             idle_ms: u64::try_from(idle.as_millis()).unwrap_or(u64::MAX),
@@ -261,7 +279,7 @@ impl Registry {
             id,
             id_text: Arc::from(id.hyphenated().to_string()),
             peer,
-            link: ArcSwapOption::empty(),
+            assigned: ArcSwapOption::empty(),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             last_activity: AtomicU64::new(self.now_ms()),

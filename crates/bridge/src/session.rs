@@ -11,11 +11,11 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::bridge::Shared;
 use crate::close_reason::CloseReason;
 use crate::connection::{self, FrameReader, FrameWriter, ReadError};
 use crate::link::{Attachment, Event, Link};
 use crate::registry::{Client, Outgoing};
+use crate::shared::Shared;
 
 /// How long a closing client waits for room in its stream's queue for the `closed` event.
 const CLOSED_EVENT_WAIT: Duration = Duration::from_secs(1);
@@ -46,17 +46,17 @@ pub(crate) async fn run(
     shared.registry.remove(client.id);
     shared.metrics.clients.dec();
     shared.metrics.closed(reason.label()).inc();
-    if let Some(link) = client.link.swap(None) {
+    if let Some(attachment) = session.attachment.take() {
         let closed = Event::Closed {
             client_id: client.id_text.clone(),
             reason: reason.to_string(),
         };
         // Waits only while the stream's queue is full; an upstream stuck that long
         // misses this event rather than holding up the client's end.
-        let _ = tokio::time::timeout(CLOSED_EVENT_WAIT, link.send(closed)).await;
+        let _ = tokio::time::timeout(CLOSED_EVENT_WAIT, attachment.link().send(closed)).await;
+        // The attachment goes last: a drained endpoint stays until its upstream got `closed`.
+        drop(attachment);
     }
-    // Its attachment goes last: a drained endpoint stays until its upstream got `closed`.
-    drop(session);
     tracing::debug!(bridge = %shared.name, client = %client.id_text, %peer, %reason, "bridge client closed");
 }
 
@@ -67,7 +67,7 @@ struct Session<'a> {
     writer: FrameWriter,
     /// Sequence number of the last frame read.
     seq: u64,
-    /// The client's place on its stream, while it has one (`client.link`).
+    /// The client's place on its stream, while it has one.
     attachment: Option<Attachment>,
 }
 
@@ -119,13 +119,11 @@ impl Session<'_> {
     /// Waits for a ready upstream (up to `assign_timeout`), tells it about the client and
     /// replays the frames no earlier upstream acknowledged, oldest first.
     async fn assign(&mut self, resumed: bool) -> Result<Arc<Link>, CloseReason> {
-        self.client.link.store(None);
         self.attachment = None;
         let deadline = Instant::now() + self.shared.config.assign_timeout;
         loop {
             let link = self.wait_for_link(deadline).await?;
-            self.client.link.store(Some(link.clone()));
-            self.attachment = Some(link.attach());
+            self.attachment = Some(link.attach(self.client));
             let opened = Event::Opened {
                 client: self.client.clone(),
                 resumed,
@@ -149,7 +147,6 @@ impl Session<'_> {
                 return Ok(link);
             }
             // That stream ended too while the client was being moved to it.
-            self.client.link.store(None);
             self.attachment = None;
         }
     }

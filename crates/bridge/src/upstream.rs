@@ -3,33 +3,20 @@
 //! [`Link`]) open, reopening it after a failure, and an endpoint that leaves the set has its
 //! stream closed. New clients go to ready links of endpoints the cluster finds eligible.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tonic::transport::Channel;
 use yardmaster_cluster::{Cluster, Endpoint, EndpointState};
-use yardmaster_config::{BridgeBalance, BridgeProtocol};
-use yardmaster_core::Backoff;
+use yardmaster_config::BridgeBalance;
 
-use crate::bridge::Shared;
 use crate::link::{Event, Link};
-use crate::registry::{Client, Refused};
-use crate::{compat, native};
-
-/// Pauses between attempts to reach a failed upstream: 100 ms, doubling up to 5 s.
-const BACKOFF: Backoff = Backoff {
-    base: Duration::from_millis(100),
-    max: Duration::from_secs(5),
-};
-/// A stream that lived this long resets the backoff.
-const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 /// When an endpoint is removed or the bridge stops, the gateway half-closes the stream
 /// and gives the upstream this long to handle what it was sent and end its side.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -46,6 +33,16 @@ pub(crate) struct Upstream {
 impl Upstream {
     pub(crate) fn address(&self) -> SocketAddr {
         self.endpoint.address()
+    }
+
+    /// Set once the endpoint has left the set or the bridge stops.
+    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Counts a stream to this endpoint that failed.
+    pub(crate) fn count_failure(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -132,12 +129,15 @@ impl UpstreamSet {
         }
     }
 
-    /// Follows the cluster's current endpoint set: starts a task for each endpoint that
-    /// is new and not leaving, and stops the stream of each endpoint that left the set or
-    /// is leaving, whose clients then move to other upstreams. Wakes waiting clients,
-    /// since eligibility may have changed. Must be called within the Tokio runtime; does
-    /// nothing once the bridge has stopped.
-    pub(crate) fn follow(&self, shared: &Arc<Shared>) {
+    /// Follows the cluster's current endpoint set: starts `keep_open` for each endpoint
+    /// that is new and not leaving, and stops the stream of each endpoint that left the
+    /// set or is leaving, whose clients then move to other upstreams. Wakes waiting
+    /// clients, since eligibility may have changed. Must be called within the Tokio
+    /// runtime; does nothing once the bridge has stopped.
+    pub(crate) fn follow<F>(&self, keep_open: impl Fn(Arc<Upstream>) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(tasks) = tasks.as_mut() else {
             return;
@@ -158,7 +158,7 @@ impl UpstreamSet {
                         current: ArcSwapOption::empty(),
                         failures: AtomicU64::new(0),
                     });
-                    tasks.spawn(run(shared.clone(), upstream.clone()));
+                    tasks.spawn(keep_open(upstream.clone()));
                     upstream
                 }
             };
@@ -192,6 +192,22 @@ impl UpstreamSet {
             .collect()
     }
 
+    /// Makes a new stream the endpoint's current one (not ready until the upstream says
+    /// so).
+    pub(crate) fn open_link<'a>(
+        &'a self,
+        upstream: &'a Upstream,
+    ) -> (LinkGuard<'a>, mpsc::Receiver<Event>) {
+        let (link, rx) = Link::new(upstream.endpoint.clone());
+        upstream.current.store(Some(link.clone()));
+        let guard = LinkGuard {
+            set: self,
+            upstream,
+            link,
+        };
+        (guard, rx)
+    }
+
     /// Stops following the cluster, stops every endpoint's stream and waits for their
     /// tasks to end.
     pub(crate) async fn stop_all(&self) {
@@ -214,7 +230,7 @@ impl UpstreamSet {
 /// moves its client elsewhere. It is dropped only after the stream's last command was
 /// handled, which is what makes replaying unacknowledged frames safe.
 pub(crate) struct LinkGuard<'a> {
-    shared: &'a Shared,
+    set: &'a UpstreamSet,
     upstream: &'a Upstream,
     link: Arc<Link>,
 }
@@ -231,117 +247,6 @@ impl Drop for LinkGuard<'_> {
             .current
             .compare_and_swap(&Some(self.link.clone()), None);
         self.link.end();
-        self.shared.upstreams.notify();
-    }
-}
-
-/// Makes a new stream the endpoint's current one (not ready until the upstream says so).
-pub(crate) fn open_link<'a>(
-    shared: &'a Shared,
-    upstream: &'a Upstream,
-) -> (LinkGuard<'a>, mpsc::Receiver<Event>) {
-    let (link, rx) = Link::new(upstream.endpoint.clone());
-    upstream.current.store(Some(link.clone()));
-    (
-        LinkGuard {
-            shared,
-            upstream,
-            link,
-        },
-        rx,
-    )
-}
-
-/// Opens an HTTP/2 connection to an endpoint, with PINGs every `keepalive_interval`.
-pub(crate) async fn connect(shared: &Shared, address: SocketAddr) -> Result<Channel, String> {
-    let interval = shared.config.keepalive_interval;
-    tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .map_err(|e| e.to_string())?
-        .connect_timeout(shared.connect_timeout)
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(interval)
-        .keep_alive_timeout(interval)
-        .keep_alive_while_idle(true)
-        .connect()
-        .await
-        .map_err(|e| format!("connecting: {}", with_sources(&e)))
-}
-
-/// Connects to `upstream`, giving up with "stopped" as soon as `stop` is set; the error is
-/// the reason the stream to it ends.
-pub(crate) async fn connect_unless_stopped(
-    shared: &Shared,
-    upstream: &Upstream,
-    stop: &watch::Receiver<bool>,
-) -> Result<Channel, String> {
-    tokio::select! {
-        channel = connect(shared, upstream.address()) => channel,
-        () = crate::link::stopped(stop) => Err("stopped".to_owned()),
-    }
-}
-
-/// An error and its sources, `outer: inner: innermost` (tonic's transport error alone
-/// only says "transport error").
-fn with_sources(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}
-
-/// Queues a frame from an upstream for a client, counting what was refused.
-pub(crate) fn deliver(shared: &Shared, client: &Client, payload: Bytes) {
-    match client.enqueue(payload) {
-        Ok(()) => {}
-        Err(Refused::QueueFull) => tracing::debug!(
-            bridge = %shared.name,
-            client = %client.id_text,
-            "send queue full; closing the client"
-        ),
-        Err(Refused::Closing) => {}
-    }
-}
-
-/// Keeps one endpoint's stream open until the endpoint leaves the set or the bridge stops.
-async fn run(shared: Arc<Shared>, upstream: Arc<Upstream>) {
-    keep_open(&shared, &upstream).await;
-}
-
-async fn keep_open(shared: &Shared, upstream: &Upstream) {
-    let mut stop = upstream.stop.subscribe();
-    let mut failed_in_a_row = 0_u32;
-    let address = upstream.address();
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let started = Instant::now();
-        let outcome = match shared.config.upstream_protocol {
-            BridgeProtocol::Yardmaster => native::run(shared, upstream, &stop).await,
-            BridgeProtocol::UpstreamPeer => compat::run(shared, upstream, &stop).await,
-        };
-        if *stop.borrow() {
-            return;
-        }
-        upstream.failures.fetch_add(1, Ordering::Relaxed);
-        shared.metrics.upstream_failures.inc();
-        if started.elapsed() >= HEALTHY_AFTER {
-            failed_in_a_row = 0;
-        }
-        failed_in_a_row = failed_in_a_row.saturating_add(1);
-        // Say it once per outage; the retries of an upstream that stays down are debug.
-        if failed_in_a_row == 1 {
-            tracing::warn!(bridge = %shared.name, upstream = %address, error = %outcome, "bridge upstream failed; retrying");
-        } else {
-            tracing::debug!(bridge = %shared.name, upstream = %address, error = %outcome, attempt = failed_in_a_row, "bridge upstream still failing");
-        }
-        tokio::select! {
-            () = tokio::time::sleep(BACKOFF.ceiling(failed_in_a_row.saturating_sub(1))) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
+        self.set.notify();
     }
 }
