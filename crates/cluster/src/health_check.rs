@@ -10,6 +10,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Request};
 use http_body_util::BodyExt;
 use tokio::net::TcpStream;
 use yardmaster_config::{HealthCheckConfig, HealthCheckKind};
+use yardmaster_core::grpc_frame::Message;
 use yardmaster_core::{body, GrpcCode};
 
 use crate::h2_pool::Lane;
@@ -173,11 +174,8 @@ fn health_request(service: &str) -> Bytes {
         put_varint(&mut message, service.len() as u64);
         message.put_slice(service.as_bytes());
     }
-    let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(0);
-    frame.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
-    frame.put_slice(&message);
-    frame.freeze()
+    // A service name is far shorter than a frame's limit.
+    Message::new(&message).map_or_else(|_| Bytes::new(), |m| m.framed().clone())
 }
 
 fn put_varint(buf: &mut BytesMut, mut value: u64) {

@@ -18,6 +18,25 @@ pub struct Message {
 }
 
 impl Message {
+    /// An uncompressed message holding `payload`.
+    ///
+    /// # Errors
+    ///
+    /// When `payload` is longer than a prefix can say (4 GiB).
+    pub fn new(payload: &[u8]) -> Result<Message, FrameError> {
+        let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge {
+            len: payload.len(),
+            max: u32::MAX as usize,
+        })?;
+        let mut framed = BytesMut::with_capacity(PREFIX_BYTES + payload.len());
+        framed.extend_from_slice(&[0]);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(payload);
+        Ok(Message {
+            framed: framed.freeze(),
+        })
+    }
+
     /// The message with its 5-byte prefix, ready to be sent as is.
     pub fn framed(&self) -> &Bytes {
         &self.framed
@@ -149,10 +168,7 @@ mod tests {
     use super::*;
 
     fn frame(payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![0];
-        out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-        out.extend_from_slice(payload);
-        out
+        Message::new(payload).unwrap().framed().to_vec()
     }
 
     #[test]
