@@ -57,6 +57,16 @@ pub enum Cause {
     UpgradeUnsupported,
     /// The downstream went away, or its request body failed.
     DownstreamError,
+    /// A transcoded call's body is not JSON, or not the JSON of the method's request.
+    BadJson,
+    /// A transcoded call's body is not `application/json`.
+    NotJson,
+    /// A transcoded call's path names a method, with an HTTP method it is not bound to.
+    WrongHttpMethod,
+    /// A transcoded call names a streaming method, which HTTP/JSON cannot carry yet.
+    StreamingMethod,
+    /// A transcoded call's reply is not one message of the method's reply type.
+    BadReply,
 }
 
 /// What a client sees for a [`Cause`], and whose fault it is.
@@ -99,6 +109,11 @@ impl Cause {
             Cause::NotGrpc => (G::Internal, H::UNSUPPORTED_MEDIA_TYPE, Downstream),
             Cause::UpgradeUnsupported => (G::Internal, H::BAD_GATEWAY, Gateway),
             Cause::DownstreamError => (G::Cancelled, H::BAD_REQUEST, Downstream),
+            Cause::BadJson => (G::InvalidArgument, H::BAD_REQUEST, Downstream),
+            Cause::NotJson => (G::InvalidArgument, H::UNSUPPORTED_MEDIA_TYPE, Downstream),
+            Cause::WrongHttpMethod => (G::Unimplemented, H::METHOD_NOT_ALLOWED, Downstream),
+            Cause::StreamingMethod => (G::Unimplemented, H::NOT_IMPLEMENTED, Gateway),
+            Cause::BadReply => (G::Internal, H::BAD_GATEWAY, Upstream),
         };
         Status { grpc, http, fault }
     }

@@ -12,6 +12,9 @@ pub const STATUS_HEADER: &str = "grpc-status";
 /// Name of the header or trailer carrying a call's status message, percent-encoded.
 pub const MESSAGE_HEADER: &str = "grpc-message";
 
+/// Name of the trailer carrying a call's `google.rpc.Status` (with its details), base64.
+pub const STATUS_DETAILS_HEADER: &str = "grpc-status-details-bin";
+
 /// The status codes of gRPC (`grpc-status`), named as in the gRPC spec.
 ///
 /// In configuration they are written in `snake_case` (`permission_denied`).
@@ -89,6 +92,29 @@ impl GrpcCode {
             404 => GrpcCode::Unimplemented,
             429 | 502 | 503 | 504 => GrpcCode::Unavailable,
             _ => GrpcCode::Unknown,
+        }
+    }
+
+    /// The HTTP status a transcoded (HTTP/JSON) call answers with when the upstream ends
+    /// it with this code: the mapping of `google/rpc/code.proto`, which grpc-gateway and
+    /// Envoy's transcoder also use.
+    pub fn to_http_status(self) -> http::StatusCode {
+        use http::StatusCode as H;
+        match self {
+            GrpcCode::Ok => H::OK,
+            GrpcCode::Cancelled => H::from_u16(499).unwrap_or(H::BAD_REQUEST),
+            GrpcCode::Unknown | GrpcCode::Internal | GrpcCode::DataLoss => H::INTERNAL_SERVER_ERROR,
+            GrpcCode::InvalidArgument | GrpcCode::FailedPrecondition | GrpcCode::OutOfRange => {
+                H::BAD_REQUEST
+            }
+            GrpcCode::DeadlineExceeded => H::GATEWAY_TIMEOUT,
+            GrpcCode::NotFound => H::NOT_FOUND,
+            GrpcCode::AlreadyExists | GrpcCode::Aborted => H::CONFLICT,
+            GrpcCode::PermissionDenied => H::FORBIDDEN,
+            GrpcCode::ResourceExhausted => H::TOO_MANY_REQUESTS,
+            GrpcCode::Unimplemented => H::NOT_IMPLEMENTED,
+            GrpcCode::Unavailable => H::SERVICE_UNAVAILABLE,
+            GrpcCode::Unauthenticated => H::UNAUTHORIZED,
         }
     }
 
@@ -216,6 +242,33 @@ mod tests {
         ];
         for (status, code) in cases {
             assert_eq!(GrpcCode::from_http_status(status), code, "{status}");
+        }
+    }
+
+    #[test]
+    fn codes_map_to_http_statuses_as_google_rpc_code_says() {
+        let table = [
+            (0, 200),
+            (1, 499),
+            (2, 500),
+            (3, 400),
+            (4, 504),
+            (5, 404),
+            (6, 409),
+            (7, 403),
+            (8, 429),
+            (9, 400),
+            (10, 409),
+            (11, 400),
+            (12, 501),
+            (13, 500),
+            (14, 503),
+            (15, 500),
+            (16, 401),
+        ];
+        for (code, http) in table {
+            let status = GrpcCode::from_u32(code).to_http_status();
+            assert_eq!(status.as_u16(), http, "code {code}");
         }
     }
 

@@ -51,6 +51,11 @@ fn causes() -> Vec<Cause> {
         Cause::NotGrpc,
         Cause::UpgradeUnsupported,
         Cause::DownstreamError,
+        Cause::BadJson,
+        Cause::NotJson,
+        Cause::WrongHttpMethod,
+        Cause::StreamingMethod,
+        Cause::BadReply,
     ]);
     causes
 }
@@ -85,6 +90,11 @@ fn name(cause: Cause) -> String {
         Cause::NotGrpc => "not a gRPC call",
         Cause::UpgradeUnsupported => "protocol upgrade to an HTTP/2 cluster",
         Cause::DownstreamError => "the downstream went away or its request failed",
+        Cause::BadJson => "transcoding: the body is not the request's JSON",
+        Cause::NotJson => "transcoding: the body is not `application/json`",
+        Cause::WrongHttpMethod => "transcoding: the method is bound to another HTTP method",
+        Cause::StreamingMethod => "transcoding: a streaming method",
+        Cause::BadReply => "transcoding: the reply is not one reply message",
     };
     name.to_owned()
 }
