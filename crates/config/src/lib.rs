@@ -11,6 +11,7 @@
 //! and every semantic error is reported in one pass. Main entry points: [`load`] and
 //! [`from_str`], which return a validated [`Config`] or a [`LoadError`].
 
+mod descriptors;
 pub mod duration;
 mod load;
 mod model;
@@ -19,6 +20,7 @@ mod socket_addr;
 mod source_map;
 mod validate;
 
+pub use descriptors::{compile_proto_files, read_descriptor_set};
 pub use load::{from_str, load, parse_endpoint_file, ConfigError, LoadError};
 pub use model::*;
 pub use pattern::Pattern;

@@ -357,17 +357,43 @@ fn message_types(
         })
 }
 
+/// The `transcode` action of every route that has one, with its field path.
+fn transcodes(
+    config: &mut Config,
+) -> impl Iterator<Item = (String, &mut crate::model::TranscodeConfig)> {
+    config
+        .listeners
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(i, listener)| {
+            listener
+                .routes
+                .iter_mut()
+                .enumerate()
+                .filter_map(move |(j, route)| {
+                    let transcode = route.transcode.as_mut()?;
+                    Some((format!("listeners[{i}].routes[{j}].transcode"), transcode))
+                })
+        })
+}
+
 fn resolve_proto_paths(config: &mut Config, dir: &Path) {
-    for (_, message_type) in message_types(config) {
-        for file in &mut message_type.proto_files {
-            if file.is_relative() {
-                *file = dir.join(&*file);
-            }
+    let resolve = |file: &mut std::path::PathBuf| {
+        if file.is_relative() {
+            *file = dir.join(&*file);
         }
+    };
+    for (_, message_type) in message_types(config) {
+        message_type.proto_files.iter_mut().for_each(resolve);
+    }
+    for (_, transcode) in transcodes(config) {
+        transcode.proto_files.iter_mut().for_each(resolve);
+        transcode.descriptor_set.iter_mut().for_each(resolve);
     }
 }
 
-/// Compiles the `.proto` files of `field_name` extractors and stores the field numbers.
+/// Compiles the `.proto` files of `field_name` extractors and stores the field numbers,
+/// and loads the descriptors of transcoding routes.
 fn compile_protos(config: &mut Config) -> crate::validate::Problems {
     let mut problems = Vec::new();
     for (path, message_type) in message_types(config) {
@@ -377,6 +403,14 @@ fn compile_protos(config: &mut Config) -> crate::validate::Problems {
         match message_type.compile_field_names() {
             Ok(numbers) => message_type.field_numbers = Some(std::sync::Arc::new(numbers)),
             Err(message) => problems.push((format!("{path}.field_name"), message)),
+        }
+    }
+    for (path, transcode) in transcodes(config) {
+        match transcode.load_descriptors() {
+            Ok(pool) => transcode.descriptors = Some(pool),
+            Err(message) => {
+                problems.push((format!("{path}.{}", transcode.descriptors_key()), message));
+            }
         }
     }
     problems

@@ -19,11 +19,13 @@ mod bridge;
 mod cluster;
 mod fanout;
 mod mirror;
+mod transcode;
 
 pub use bridge::*;
 pub use cluster::*;
 pub use fanout::*;
 pub use mirror::*;
+pub use transcode::*;
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -167,6 +169,9 @@ pub struct RouteConfig {
     /// Action: send each call to every healthy endpoint of a cluster.
     #[serde(default)]
     pub fanout: Option<FanoutConfig>,
+    /// Action: call a gRPC method for an HTTP/JSON request, by descriptors.
+    #[serde(default)]
+    pub transcode: Option<TranscodeConfig>,
 }
 
 /// Request conditions of a route. All given conditions must hold.

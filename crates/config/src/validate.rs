@@ -7,6 +7,7 @@ mod cluster;
 mod fanout;
 mod mirror;
 mod route;
+mod transcode;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

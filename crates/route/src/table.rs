@@ -83,6 +83,7 @@ mod tests {
             deny: None,
             mirror: None,
             fanout: None,
+            transcode: None,
         };
         Route::new(&config, 0)
     }

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::descriptors::{compile_proto_files, show_paths};
 use crate::duration;
 
 /// The `mirror` action: send each call to every target whose filter passes its messages;
@@ -84,7 +85,7 @@ pub struct MessageTypeConfig {
 pub type FieldNumbers = HashMap<String, Vec<u32>>;
 
 impl MessageTypeConfig {
-    /// Compiles `proto_files` (pure Rust, protox) and resolves `field_name` in the request
+    /// Compiles `proto_files` ([`compile_proto_files`]) and resolves `field_name` in the request
     /// message of every method they define. Blocks on file I/O.
     ///
     /// # Errors
@@ -95,23 +96,7 @@ impl MessageTypeConfig {
         let Some(name) = &self.field_name else {
             return Ok(FieldNumbers::new());
         };
-        let includes = self
-            .proto_files
-            .iter()
-            .filter_map(|f| f.parent())
-            .map(|dir| {
-                if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir
-                }
-            });
-        let mut compiler = protox::Compiler::new(includes).map_err(|e| e.to_string())?;
-        compiler.include_imports(true);
-        compiler
-            .open_files(&self.proto_files)
-            .map_err(|e| format!("compiling {}: {e}", show_paths(&self.proto_files)))?;
-        let pool = compiler.descriptor_pool();
+        let pool = compile_proto_files(&self.proto_files)?;
         let segments: Vec<&str> = name.split('.').collect();
         let mut numbers = FieldNumbers::new();
         for service in pool.services() {
@@ -147,11 +132,6 @@ fn resolve(
         }
     }
     Some(path)
-}
-
-fn show_paths(paths: &[PathBuf]) -> String {
-    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    shown.join(", ")
 }
 
 /// A path of protobuf field numbers, outermost first: `3` or `"1.4"`.

@@ -9,7 +9,7 @@ use http::{HeaderName, HeaderValue};
 
 use yardmaster_core::GrpcCode;
 
-use super::{fanout, known_cluster, mirror, Problems};
+use super::{fanout, known_cluster, mirror, transcode, Problems};
 use crate::model::{
     ClusterConfig, DenyConfig, ForwardConfig, HeaderMatchConfig, ListenerConfig, MatchConfig,
     PathMatchConfig, RouteConfig,
@@ -51,6 +51,7 @@ fn check_route(
         ("deny", route.deny.is_some()),
         ("mirror", route.mirror.is_some()),
         ("fanout", route.fanout.is_some()),
+        ("transcode", route.transcode.is_some()),
     ]
     .into_iter()
     .filter_map(|(key, is_set)| is_set.then_some(key))
@@ -81,10 +82,14 @@ fn check_route(
     if let Some(fanout) = &route.fanout {
         fanout::check_fanout(&format!("{path}.fanout"), fanout, clusters, problems);
     }
+    if let Some(transcode) = &route.transcode {
+        let path = format!("{path}.transcode");
+        transcode::check_transcode(&path, transcode, clusters, problems);
+    }
 }
 
 const NO_ACTION: &str =
-    "route has no action; give it exactly one of `forward`, `deny`, `mirror` or `fanout`";
+    "route has no action; give it exactly one of `forward`, `deny`, `mirror`, `fanout` or `transcode`";
 const ONE_ACTION: &str = "keep exactly one of them";
 
 fn check_forward(

@@ -18,6 +18,7 @@ mod mirror_rules;
 mod parse_errors;
 mod report;
 mod route_rules;
+mod transcode_rules;
 
 use yardmaster_config::{from_str, Config};
 

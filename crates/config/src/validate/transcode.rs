@@ -1,0 +1,39 @@
+//! Rules for the `transcode` action: an HTTP/2 cluster, one source of descriptors, sane
+//! limits.
+
+use super::mirror::{check_cluster, MAX_MESSAGE_BYTES};
+use super::Problems;
+use crate::model::{ClusterConfig, TranscodeConfig};
+
+/// Checks the transcode action at `path` (`listeners[i].routes[j].transcode`).
+pub(super) fn check_transcode(
+    path: &str,
+    transcode: &TranscodeConfig,
+    clusters: &[ClusterConfig],
+    problems: &mut Problems,
+) {
+    check_cluster(path, &transcode.cluster, clusters, problems);
+    match (transcode.proto_files.is_empty(), &transcode.descriptor_set) {
+        (true, None) => problems.push((
+            path.to_owned(),
+            "transcoding needs descriptors: give `proto_files` or `descriptor_set`".to_owned(),
+        )),
+        (false, Some(_)) => problems.push((
+            format!("{path}.descriptor_set"),
+            "give `proto_files` or `descriptor_set`, not both".to_owned(),
+        )),
+        _ => {}
+    }
+    if transcode.timeout.is_some_and(|t| t.is_zero()) {
+        problems.push((
+            format!("{path}.timeout"),
+            "timeout must be greater than 0; leave it out for no limit".to_owned(),
+        ));
+    }
+    if !(1..=MAX_MESSAGE_BYTES).contains(&transcode.max_message_bytes) {
+        problems.push((
+            format!("{path}.max_message_bytes"),
+            format!("max_message_bytes must be 1 to {MAX_MESSAGE_BYTES} (the default is 4194304)"),
+        ));
+    }
+}
