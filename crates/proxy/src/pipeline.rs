@@ -18,6 +18,7 @@ use crate::call_record::{AccessLine, CallRecord};
 use crate::dispatch::fanout::fanout;
 use crate::dispatch::forward::forward;
 use crate::dispatch::mirror::mirror;
+use crate::dispatch::transcode::transcode;
 use crate::edge::{self, ListenerState};
 use crate::error_response::{error_response, ProxyError};
 use crate::forwarded::Downstream;
@@ -110,6 +111,9 @@ impl Pipeline {
             }
             Some(RouteAction::Fanout(action)) => {
                 Box::pin(fanout(action, req, downstream, is_grpc, deadline)).await
+            }
+            Some(RouteAction::Transcode(action)) => {
+                Ok(Box::pin(transcode(action, req, downstream)).await)
             }
         };
 

@@ -13,6 +13,7 @@ use crate::call_record::RouteStats;
 use crate::dispatch::fanout::Fanout;
 use crate::dispatch::forward::Forward;
 use crate::dispatch::mirror::{CopyRuntime, Mirror};
+use crate::dispatch::transcode::Transcode;
 use crate::snapshot_error::SnapshotError;
 use crate::ProxyMetrics;
 
@@ -48,6 +49,7 @@ pub(crate) enum RouteAction {
     Deny(Deny),
     Mirror(Arc<Mirror>),
     Fanout(Arc<Fanout>),
+    Transcode(Arc<Transcode>),
 }
 
 #[derive(Debug)]
@@ -175,6 +177,23 @@ fn route_entry(
         let fanout = Fanout::new(listener, &route_name, fanout, clusters, metrics)?;
         let cluster_name = fanout.cluster.name().clone();
         (cluster_name, RouteAction::Fanout(Arc::new(fanout)))
+    } else if let Some(transcode) = &route.transcode {
+        let cluster = clusters
+            .get(&transcode.cluster)
+            .ok_or_else(|| SnapshotError::UnknownCluster {
+                listener: listener.to_string(),
+                route: route_name.clone(),
+                cluster: transcode.cluster.clone(),
+            })?
+            .clone();
+        let action =
+            Transcode::new(transcode, cluster).map_err(|message| SnapshotError::Descriptors {
+                listener: listener.to_string(),
+                route: route_name.clone(),
+                message,
+            })?;
+        let cluster_name = action.cluster.name().clone();
+        (cluster_name, RouteAction::Transcode(Arc::new(action)))
     } else {
         let action = match route.deny.clone() {
             Some(deny) => Deny {

@@ -24,6 +24,16 @@ pub enum SnapshotError {
         /// What went wrong.
         message: String,
     },
+    /// A transcoding route's descriptors could not be loaded.
+    #[error("listener {listener:?}, route {route:?}: transcode descriptors: {message}")]
+    Descriptors {
+        /// The listener's name.
+        listener: String,
+        /// The route's name.
+        route: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A route mirrors, but no copy threads were given to the snapshot.
     #[error("listener {listener:?}, route {route:?}: mirroring needs the copy threads")]
     NoCopyRuntime {

@@ -66,6 +66,8 @@ pub enum Shape {
 pub struct Demo {
     gateway: GatewayHandle,
     stop: watch::Sender<bool>,
+    /// The descriptor set file written for the transcoding route.
+    echo_descriptors: std::path::PathBuf,
 }
 
 impl Demo {
@@ -88,7 +90,17 @@ impl Demo {
             until(stopped),
         ));
 
+        // The echo service's descriptors, for the transcoding route, as a user would
+        // have them: a descriptor set file.
+        let echo_descriptors =
+            std::env::temp_dir().join(format!("yardmaster-demo-{}.binpb", std::process::id()));
+        std::fs::write(&echo_descriptors, yardmaster_demo::FILE_DESCRIPTOR_SET)
+            .with_context(|| format!("writing {}", echo_descriptors.display()))?;
         let yaml = DEMO_CONFIG
+            .replace(
+                "{echo_descriptors}",
+                &echo_descriptors.display().to_string(),
+            )
             .replace("{echo_a}", &echo_a.to_string())
             .replace("{echo_b}", &echo_b.to_string())
             .replace("{web}", &web.to_string())
@@ -101,7 +113,11 @@ impl Demo {
             .await
             .context("starting the demo gateway (is the port in use? try --listen and --admin)")?
             .spawn()?;
-        Ok(Demo { gateway, stop })
+        Ok(Demo {
+            gateway,
+            stop,
+            echo_descriptors,
+        })
     }
 
     /// The gateway's listener address.
@@ -118,6 +134,7 @@ impl Demo {
     pub async fn shutdown(self) {
         self.gateway.shutdown().await;
         let _ = self.stop.send(true);
+        let _ = std::fs::remove_file(&self.echo_descriptors);
     }
 }
 
@@ -177,6 +194,14 @@ fn print_guide(gw: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
     writeln!(
         out,
         "  curl -s http://{gw}/internal/secrets     # denied: 403"
+    )?;
+    writeln!(
+        out,
+        "HTTP/JSON transcoded to gRPC (descriptors loaded at startup):"
+    )?;
+    writeln!(
+        out,
+        "  curl -s -H 'Content-Type: application/json' -d '{{\"message\": \"hi\"}}' http://{gw}/yardmaster.demo.v1.Echo/Unary"
     )?;
     writeln!(out, "Operations:")?;
     writeln!(out, "  curl -s http://{admin}/clusters")?;

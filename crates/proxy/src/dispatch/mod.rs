@@ -4,6 +4,7 @@ pub(crate) mod fanout;
 pub(crate) mod forward;
 pub(crate) mod mirror;
 mod request_head;
+pub(crate) mod transcode;
 
 /// When the call must end: the client's deadline (`grpc-timeout`) or the route's
 /// `timeout` from now, whichever comes first.

@@ -61,6 +61,23 @@ async fn demo_serves_grpc_round_robin_http_and_denials() {
     let (status, body) = get(format!("http://{gateway}/internal/secrets")).await;
     assert_eq!(status, 403);
     assert_eq!(body, "internal paths are not exposed\n");
+    let json = yardmaster_test_support::http1_send(
+        gateway,
+        http::Request::post("/yardmaster.demo.v1.Echo/Unary")
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                br#"{"message": "hi"}"#,
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(json.status, 200, "{}", json.text());
+    assert!(
+        json.text()
+            .starts_with(r#"{"message":"hi","servedBy":"echo-"#),
+        "{}",
+        json.text()
+    );
     let admin = demo.admin_addr().unwrap();
     let (status, body) = get(format!("http://{admin}/clusters")).await;
     assert_eq!(status, 200);

@@ -23,4 +23,5 @@ mod python_client;
 mod resilience;
 mod smoke;
 mod tls;
+mod transcoding;
 mod upstream_connections;

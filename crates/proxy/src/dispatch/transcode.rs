@@ -1,0 +1,375 @@
+//! The `transcode` action: `POST /package.Service/Method` with a JSON body becomes a
+//! unary gRPC call to the route's cluster, and its reply message (or its status, as a
+//! `google.rpc.Status` JSON body) comes back as JSON. The request and the reply are
+//! whole messages, so both are read in full, up to `max_message_bytes`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Method as HttpMethod, Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt;
+use tokio::time::Instant;
+use yardmaster_cluster::{Cluster, UpstreamBody};
+use yardmaster_config::TranscodeConfig;
+use yardmaster_core::grpc_frame::{Message, MessageDecoder};
+use yardmaster_core::{body, grpc, grpc_timeout, Body, Cause, Fault, GrpcCode};
+use yardmaster_transcode::{status_json, JsonOptions, Method, Methods};
+
+use crate::forwarded::{self, Downstream};
+use crate::ProxyBody;
+
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A `transcode` route: its cluster, the methods of its descriptors and its JSON options.
+#[derive(Debug)]
+pub(crate) struct Transcode {
+    pub(crate) cluster: Arc<Cluster>,
+    methods: Methods,
+    json: JsonOptions,
+    timeout: Option<Duration>,
+    max_message_bytes: usize,
+}
+
+impl Transcode {
+    /// The action of `config`, whose descriptors are loaded unless the configuration came
+    /// from a string ([`yardmaster_config::from_str`]); then they are loaded here, which
+    /// blocks on file I/O.
+    pub(crate) fn new(
+        config: &TranscodeConfig,
+        cluster: Arc<Cluster>,
+    ) -> Result<Transcode, String> {
+        let pool = match &config.descriptors {
+            Some(pool) => pool.clone(),
+            None => config.load_descriptors()?,
+        };
+        Ok(Transcode {
+            cluster,
+            methods: Methods::new(pool),
+            json: JsonOptions {
+                allow_unknown_fields: config.allow_unknown_fields,
+                emit_defaults: config.emit_defaults,
+                proto_field_names: config.proto_field_names,
+            },
+            timeout: config.timeout,
+            max_message_bytes: config.max_message_bytes,
+        })
+    }
+}
+
+/// Why a transcoded call did not return a reply message: the status its JSON body
+/// carries and the HTTP status it is sent with.
+#[derive(Debug)]
+struct Failure {
+    http: StatusCode,
+    code: GrpcCode,
+    message: String,
+    /// The upstream's `grpc-status-details-bin`.
+    details: Option<HeaderValue>,
+    /// Whose fault, when the gateway ended the call itself (not the upstream's status).
+    fault: Option<Fault>,
+}
+
+impl Failure {
+    /// The gateway ends the call: the statuses of `cause`.
+    fn gateway(cause: Cause, message: impl Into<String>) -> Failure {
+        let status = cause.status();
+        Failure {
+            http: status.http,
+            code: status.grpc,
+            message: message.into(),
+            details: None,
+            fault: Some(status.fault),
+        }
+    }
+
+    /// The upstream ended the call with a status other than OK: the HTTP status of
+    /// `google/rpc/code.proto`'s mapping.
+    fn upstream(code: GrpcCode, headers: &HeaderMap) -> Failure {
+        let message = headers
+            .get(grpc::MESSAGE_HEADER)
+            .map(grpc::decode_message)
+            .unwrap_or_default();
+        Failure {
+            http: code.to_http_status(),
+            code,
+            message,
+            details: headers.get(grpc::STATUS_DETAILS_HEADER).cloned(),
+            fault: None,
+        }
+    }
+
+    fn response(self, methods: &Methods) -> Response<ProxyBody> {
+        match self.fault {
+            Some(Fault::Upstream) => {
+                tracing::warn!(error = %self.message, "transcoded call failed")
+            }
+            Some(Fault::Downstream | Fault::Gateway) => {
+                tracing::debug!(error = %self.message, "transcoded call refused");
+            }
+            None => {}
+        }
+        let details = self.details.as_ref().map(HeaderValue::as_bytes);
+        let body = status_json(self.code, &self.message, details, methods.pool());
+        let mut response = json_response(self.http, body);
+        if self.http == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+fn json_response(status: StatusCode, json: Vec<u8>) -> Response<ProxyBody> {
+    let mut response = Response::new(ProxyBody::local(body::full(json)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    response
+}
+
+/// Calls the method the request's path names with its JSON body; answers with the reply
+/// as JSON, or with the call's status as a JSON error body.
+pub(crate) async fn transcode(
+    action: &Transcode,
+    req: Request<Body>,
+    downstream: &Downstream,
+) -> Response<ProxyBody> {
+    match call(action, req, downstream).await {
+        Ok(json) => json_response(StatusCode::OK, json),
+        Err(failure) => failure.response(&action.methods),
+    }
+}
+
+async fn call(
+    action: &Transcode,
+    req: Request<Body>,
+    downstream: &Downstream,
+) -> Result<Vec<u8>, Failure> {
+    let (parts, body) = req.into_parts();
+    let method = find_method(action, &parts)?;
+    let protobuf = read_request(action, method, &parts.headers, body).await?;
+    let message = Message::new(&protobuf)
+        .map_err(|error| Failure::gateway(Cause::MessageTooLarge, error.to_string()))?;
+
+    // The client's `grpc-timeout`, capped by the route's `timeout`.
+    let client_deadline = parts
+        .headers
+        .get(grpc_timeout::HEADER)
+        .and_then(grpc_timeout::parse)
+        .and_then(|timeout| Instant::now().checked_add(timeout));
+    let deadline = super::call_deadline(client_deadline, action.timeout);
+    let upstream = upstream_request(
+        method,
+        parts,
+        downstream,
+        message.framed().clone(),
+        deadline,
+    );
+    let client = downstream.client.ip();
+    let exchange = async {
+        let response = action
+            .cluster
+            .call(upstream, client)
+            .await
+            .map_err(|error| Failure::gateway(error.cause(), error.to_string()))?;
+        read_reply(action, response).await
+    };
+    let reply = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, exchange)
+            .await
+            .map_err(|_| {
+                let cluster = action.cluster.name();
+                let message = format!("deadline exceeded before cluster {cluster:?} answered");
+                Failure::gateway(Cause::DeadlineExceeded, message)
+            })??,
+        None => exchange.await?,
+    };
+    method
+        .response_to_json(&reply, action.json)
+        .map_err(|message| Failure::gateway(Cause::BadReply, message))
+}
+
+/// The unary method the request's path names, if it is called with POST.
+fn find_method<'a>(
+    action: &'a Transcode,
+    parts: &http::request::Parts,
+) -> Result<&'a Method, Failure> {
+    let path = parts.uri.path();
+    let Some(method) = action.methods.get(path) else {
+        let message = format!("no method {path} in the route's descriptors");
+        return Err(Failure::gateway(Cause::NoRoute, message));
+    };
+    if parts.method != HttpMethod::POST {
+        let message = format!("{path} is called with POST, not {}", parts.method);
+        return Err(Failure::gateway(Cause::WrongHttpMethod, message));
+    }
+    if !method.is_unary() {
+        let message = format!("{path} is a streaming method; HTTP/JSON carries unary methods");
+        return Err(Failure::gateway(Cause::StreamingMethod, message));
+    }
+    Ok(method)
+}
+
+/// The request body, read whole (up to `max_message_bytes`) and turned from JSON into
+/// the method's request message.
+async fn read_request(
+    action: &Transcode,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Vec<u8>, Failure> {
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        if !is_json(content_type) {
+            let shown = String::from_utf8_lossy(content_type.as_bytes()).into_owned();
+            let message = format!("the body must be application/json, not {shown:?}");
+            return Err(Failure::gateway(Cause::NotJson, message));
+        }
+    }
+    let json = read_body(body, action.max_message_bytes).await?;
+    method
+        .request_from_json(&json, action.json)
+        .map_err(|error| Failure::gateway(Cause::BadJson, error.to_string()))
+}
+
+/// The whole body, refused once it is over `max` bytes.
+async fn read_body(mut body: Body, max: usize) -> Result<BytesMut, Failure> {
+    let mut json = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            Failure::gateway(
+                Cause::DownstreamError,
+                format!("reading the request: {error}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if json.len().saturating_add(data.len()) > max {
+            let message = format!("the request body is over the route's limit of {max} bytes");
+            return Err(Failure::gateway(Cause::MessageTooLarge, message));
+        }
+        json.extend_from_slice(&data);
+    }
+    Ok(json)
+}
+
+/// `application/json`, with or without parameters (`; charset=utf-8`).
+fn is_json(content_type: &HeaderValue) -> bool {
+    let essence = content_type
+        .as_bytes()
+        .split(|b| *b == b';')
+        .next()
+        .unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/json")
+}
+
+/// The gRPC request for `method` with one message: the downstream's authority and
+/// forwarding headers, no other header of the HTTP request.
+fn upstream_request(
+    method: &Method,
+    parts: http::request::Parts,
+    downstream: &Downstream,
+    message: Bytes,
+    deadline: Option<Instant>,
+) -> Request<Body> {
+    let original_host = match parts.uri.authority() {
+        Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+        None => parts.headers.get(header::HOST).cloned(),
+    };
+    let mut uri = parts.uri.into_parts();
+    uri.path_and_query = Some(
+        PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(method.path().as_bytes()))
+            .unwrap_or_else(|_| PathAndQuery::from_static("/")),
+    );
+    let mut req = Request::new(body::full(message));
+    *req.method_mut() = HttpMethod::POST;
+    *req.uri_mut() = Uri::from_parts(uri).unwrap_or_default();
+    *req.version_mut() = parts.version;
+    let headers = req.headers_mut();
+    if let Some(host) = parts.headers.get(header::HOST) {
+        headers.insert(header::HOST, host.clone());
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(grpc::CONTENT_TYPE_PREFIX),
+    );
+    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    forwarded::add_request_headers(headers, downstream, original_host, parts.version);
+    if let Some(deadline) = deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        grpc_timeout::insert_left(headers, left);
+    }
+    req
+}
+
+/// The one reply message of a unary call, or the status it ended with.
+async fn read_reply(
+    action: &Transcode,
+    response: Response<UpstreamBody>,
+) -> Result<Vec<u8>, Failure> {
+    let (parts, mut body) = response.into_parts();
+    if let Some(code) = GrpcCode::from_headers(&parts.headers) {
+        // Trailers-only: the status without a message.
+        return Err(if code == GrpcCode::Ok {
+            Failure::gateway(Cause::BadReply, "the upstream sent no reply message")
+        } else {
+            Failure::upstream(code, &parts.headers)
+        });
+    }
+    if parts.status != StatusCode::OK || !grpc::is_grpc(&parts.headers) {
+        let message = format!(
+            "the upstream answered HTTP {} without a gRPC status",
+            parts.status
+        );
+        return Err(Failure::gateway(Cause::BadReply, message));
+    }
+    let mut decoder = MessageDecoder::new(action.max_message_bytes);
+    let mut reply = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            Failure::gateway(UpstreamBody::failure_cause(&*error), error.to_string())
+        })?;
+        let frame = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                let trailers = frame.into_trailers().unwrap_or_default();
+                return match GrpcCode::from_headers(&trailers) {
+                    Some(GrpcCode::Ok) => reply.ok_or_else(|| {
+                        Failure::gateway(Cause::BadReply, "the upstream sent no reply message")
+                    }),
+                    Some(code) => Err(Failure::upstream(code, &trailers)),
+                    None => Err(Failure::gateway(
+                        Cause::MissingStatus,
+                        "reply trailers without grpc-status",
+                    )),
+                };
+            }
+        };
+        decoder.push(&frame);
+        while let Some(message) = decoder
+            .next_message()
+            .map_err(|error| Failure::gateway(error.cause(), error.to_string()))?
+        {
+            if message.is_compressed() {
+                let text =
+                    "the upstream compressed its reply, which the gateway does not decompress";
+                return Err(Failure::gateway(Cause::BadReply, text));
+            }
+            if reply.replace(message.payload().to_vec()).is_some() {
+                let text = "the upstream sent more than one reply message to a unary call";
+                return Err(Failure::gateway(Cause::BadReply, text));
+            }
+        }
+    }
+    Err(Failure::gateway(
+        Cause::MissingTrailers,
+        "reply ended without trailers",
+    ))
+}

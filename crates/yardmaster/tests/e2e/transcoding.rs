@@ -1,0 +1,251 @@
+//! Transcoding: HTTP/JSON requests become gRPC calls to the echo upstream, by the
+//! descriptors of its `.proto` file compiled at startup; statuses come back as
+//! `google.rpc.Status` JSON with the HTTP status of the standard mapping.
+
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode};
+use http_body_util::Full;
+use serde_json::{json, Value};
+use yardmaster_test_support::{
+    h2_send, http1_send, HttpReply, RefusingPort, TestGateway, TestUpstream,
+};
+
+const ECHO_PROTO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../proto/yardmaster/demo/v1/echo.proto"
+);
+
+/// Path `/yardmaster.demo.v1.Echo/*` is transcoded to cluster `echo`, with `options`
+/// (YAML flow-mapping entries) added to the action.
+async fn gateway(upstream: std::net::SocketAddr, options: &str) -> TestGateway {
+    TestGateway::start(&format!(
+        r#"
+listeners:
+  - name: rest
+    listen: 127.0.0.1:0
+    routes:
+      - name: echo-json
+        match: {{ path: {{ prefix: /yardmaster.demo.v1.Echo/ }} }}
+        transcode: {{ cluster: echo, proto_files: ["{ECHO_PROTO}"], timeout: 5s{options} }}
+clusters:
+  - name: echo
+    protocol: grpc
+    endpoints: [{upstream}]
+"#
+    ))
+    .await
+}
+
+fn post(path: &str, content_type: Option<&str>, body: &str) -> Request<Full<Bytes>> {
+    let mut req = Request::builder().method(Method::POST).uri(path);
+    if let Some(content_type) = content_type {
+        req = req.header(header::CONTENT_TYPE, content_type);
+    }
+    req.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
+}
+
+fn json_of(reply: &HttpReply) -> Value {
+    assert_eq!(
+        reply.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/json",
+        "{}",
+        reply.text()
+    );
+    serde_json::from_slice(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.text()))
+}
+
+const UNARY: &str = "/yardmaster.demo.v1.Echo/Unary";
+
+#[tokio::test]
+async fn json_request_calls_the_method_and_the_reply_comes_back_as_json() {
+    let upstream = TestUpstream::echo("json-1").await;
+    let gateway = gateway(upstream.addr(), "").await;
+    let body = r#"{"message": "hello", "payload": "AAEC"}"#;
+    for reply in [
+        http1_send(gateway.addr(), post(UNARY, Some("application/json"), body)).await,
+        h2_send(
+            gateway.addr(),
+            post(UNARY, Some("application/json; charset=utf-8"), body),
+        )
+        .await,
+    ] {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert_eq!(
+            json_of(&reply),
+            json!({"message": "hello", "payload": "AAEC", "servedBy": "json-1"})
+        );
+    }
+    // No body at all is the empty request message.
+    let reply = http1_send(gateway.addr(), post(UNARY, None, "")).await;
+    assert_eq!(json_of(&reply), json!({"servedBy": "json-1"}));
+}
+
+#[tokio::test]
+async fn json_options_shape_the_reply() {
+    let upstream = TestUpstream::echo("json-2").await;
+    let options = ", emit_defaults: true, proto_field_names: true";
+    let gateway = gateway(upstream.addr(), options).await;
+    let reply = http1_send(gateway.addr(), post(UNARY, None, r#"{"message": "x"}"#)).await;
+    let body = json_of(&reply);
+    assert_eq!(body["served_by"], "json-2");
+    assert_eq!(body["payload"], "");
+}
+
+#[tokio::test]
+async fn upstream_statuses_map_to_http_statuses_with_a_status_body() {
+    let upstream = TestUpstream::echo("json-3").await;
+    let gateway = gateway(upstream.addr(), "").await;
+    for (code, http) in [
+        (3, StatusCode::BAD_REQUEST),
+        (5, StatusCode::NOT_FOUND),
+        (7, StatusCode::FORBIDDEN),
+        (8, StatusCode::TOO_MANY_REQUESTS),
+        (14, StatusCode::SERVICE_UNAVAILABLE),
+        (16, StatusCode::UNAUTHORIZED),
+    ] {
+        let body = format!(r#"{{"failCode": {code}, "failMessage": "no such thing: é"}}"#);
+        let reply = http1_send(gateway.addr(), post(UNARY, None, &body)).await;
+        assert_eq!(reply.status, http, "code {code}: {}", reply.text());
+        assert_eq!(
+            json_of(&reply),
+            json!({"code": code, "message": "no such thing: é", "details": []})
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_client_errors_and_the_gateway_keeps_serving() {
+    let upstream = TestUpstream::echo("json-4").await;
+    let gateway = gateway(upstream.addr(), ", max_message_bytes: 4096").await;
+    let addr = gateway.addr();
+    let deep = format!("{{\"message\": {}{}}}", "[".repeat(1000), "]".repeat(1000));
+    let huge = format!("{{\"message\": \"{}\"}}", "a".repeat(8192));
+    let cases: Vec<(Request<Full<Bytes>>, StatusCode, &str)> = vec![
+        (
+            post(UNARY, None, "{\"message\": "),
+            StatusCode::BAD_REQUEST,
+            "invalid JSON body",
+        ),
+        (
+            post(UNARY, None, r#"{"count": "many"}"#),
+            StatusCode::BAD_REQUEST,
+            "invalid JSON body at count",
+        ),
+        (
+            post(UNARY, None, r#"{"colour": "red"}"#),
+            StatusCode::BAD_REQUEST,
+            "colour",
+        ),
+        (
+            post(UNARY, None, &deep),
+            StatusCode::BAD_REQUEST,
+            "invalid JSON body",
+        ),
+        (
+            post(UNARY, None, &huge),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "limit of 4096 bytes",
+        ),
+        (
+            post(UNARY, Some("text/plain"), "{}"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/json",
+        ),
+        (
+            post("/yardmaster.demo.v1.Echo/Nope", None, "{}"),
+            StatusCode::NOT_FOUND,
+            "no method /yardmaster.demo.v1.Echo/Nope",
+        ),
+        (
+            post("/yardmaster.demo.v1.Echo/ServerStream", None, "{}"),
+            StatusCode::NOT_IMPLEMENTED,
+            "streaming method",
+        ),
+        (
+            Request::get(UNARY).body(Full::new(Bytes::new())).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "called with POST",
+        ),
+    ];
+    for (req, status, says) in cases {
+        let reply = http1_send(addr, req).await;
+        assert_eq!(reply.status, status, "{}", reply.text());
+        let message = json_of(&reply)["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(says), "{status}: {message}");
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert_eq!(reply.headers.get(header::ALLOW).unwrap(), "POST");
+        }
+    }
+    let invalid_utf8 = Request::post(UNARY)
+        .body(Full::new(Bytes::from_static(b"{\"message\": \"\xff\"}")))
+        .unwrap();
+    assert_eq!(
+        http1_send(addr, invalid_utf8).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let reply = http1_send(addr, post(UNARY, None, r#"{"message": "still here"}"#)).await;
+    assert_eq!(json_of(&reply)["message"], "still here");
+}
+
+#[tokio::test]
+async fn gateway_failures_are_status_bodies_too() {
+    let dead = RefusingPort::bind();
+    let unreachable = gateway(dead.addr(), "").await;
+    let reply = http1_send(unreachable.addr(), post(UNARY, None, "{}")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text()
+    );
+    assert_eq!(json_of(&reply)["code"], 14);
+
+    let upstream = TestUpstream::echo("json-5").await;
+    let slow = gateway(upstream.addr(), "").await;
+    // The client's deadline, as `grpc-timeout`, ends a slow call.
+    let mut req = post(UNARY, None, r#"{"delayMs": 2000}"#);
+    req.headers_mut()
+        .insert("grpc-timeout", http::HeaderValue::from_static("100m"));
+    let reply = http1_send(slow.addr(), req).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        reply.text()
+    );
+    assert_eq!(json_of(&reply)["code"], 4);
+}
+
+#[tokio::test]
+async fn curl_gets_json_back() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("\n*** SKIPPED curl_gets_json_back: curl is not installed ***\n");
+        return;
+    }
+    let upstream = TestUpstream::echo("json-6").await;
+    let gateway = gateway(upstream.addr(), "").await;
+    let url = format!("http://{}{UNARY}", gateway.addr());
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-H",
+            "Content-Type: application/json",
+        ])
+        .args(["-d", r#"{"message": "from curl"}"#, &url])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(body, json!({"message": "from curl", "servedBy": "json-6"}));
+}
