@@ -80,11 +80,12 @@ fn started_peer(
 
 fn record_lineup(targets: &[Target], summary: &mut Summary) {
     summary.kinds = targets.iter().map(|t| t.kind).collect();
-    // Yardmaster's mirror and fan-out routes, reported as targets of their own.
+    // Yardmaster's mirror, fan-out and transcode routes, reported as targets of their own.
     summary.kinds.extend([
         Kind::YardmasterMirror,
         Kind::YardmasterMirrorShared,
         Kind::YardmasterFanout,
+        Kind::YardmasterTranscode,
         Kind::HaproxyRelay,
     ]);
     // Every proxy is up and has not served a call yet.

@@ -10,6 +10,7 @@ mod args;
 mod bridge;
 mod grpc;
 mod http1;
+mod json;
 mod phase;
 mod report;
 mod tally;
@@ -50,6 +51,7 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     let phase = Phase::default();
     let mut workers = JoinSet::new();
     let started = match args.scenario {
+        _ if args.json => json::start(args, &phase, &mut workers).await,
         Scenario::Http1 => http1::start(args, &phase, &mut workers).await,
         Scenario::BridgeIdle | Scenario::BridgeFrames => {
             bridge::start(args.scenario, args, &phase, &mut workers).await

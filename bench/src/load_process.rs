@@ -15,6 +15,7 @@ use crate::process::Processes;
 use crate::sample::Sample;
 use crate::scenario::Scenario;
 use crate::settings::Settings;
+use crate::target::Kind;
 
 /// Slack on top of warm-up and window for a load process to connect, finish and report.
 const LOAD_SLACK: Duration = Duration::from_secs(30);
@@ -83,6 +84,9 @@ fn spawn(scenario: Scenario, point: Point, settings: Settings) -> anyhow::Result
     command.arg("load");
     if matches!(scenario, Scenario::Mirror | Scenario::Fanout) {
         command.args(["--rate", &settings.rate.to_string()]);
+    }
+    if point.kind == Kind::YardmasterTranscode {
+        command.arg("--json");
     }
     command
         .args(["--scenario", scenario.name()])

@@ -18,7 +18,8 @@ pub(crate) struct Point {
 
 /// The points of `scenario`: every target for the plain scenarios, and for `stream` also
 /// HAProxy as a byte relay; Yardmaster's plain `forward` route next to its `mirror` or
-/// `fanout` route (nginx and HAProxy do neither); every target with a raw TCP address
+/// `fanout` route (nginx and HAProxy do neither), and its native gRPC route next to its
+/// `transcode` route; every target with a raw TCP address
 /// for `bridge-frames` (direct is the TCP echo server).
 pub(crate) fn points(scenario: Scenario, targets: &[Target]) -> Vec<Point> {
     let point = |kind, addr, target: &Target| Point {
@@ -40,6 +41,12 @@ pub(crate) fn points(scenario: Scenario, targets: &[Target]) -> Vec<Point> {
                 if let Some(addr) = target.fanout {
                     points.push(point(Kind::Yardmaster, target.grpc, target));
                     points.push(point(Kind::YardmasterFanout, addr, target));
+                }
+            }
+            Scenario::Transcode => {
+                if let Some(addr) = target.transcode {
+                    points.push(point(Kind::Yardmaster, target.grpc, target));
+                    points.push(point(Kind::YardmasterTranscode, addr, target));
                 }
             }
             Scenario::BridgeIdle | Scenario::BridgeFrames => {
@@ -76,6 +83,7 @@ mod tests {
             mirror: Some(addr(9003)),
             mirror_shared: Some(addr(9006)),
             fanout: Some(addr(9004)),
+            transcode: Some(addr(9007)),
             tcp: Some(addr(9005)),
             relay: None,
             proxy: None,
@@ -106,6 +114,10 @@ mod tests {
         assert_eq!(
             shape(Scenario::Fanout),
             vec![(Kind::Yardmaster, 9001), (Kind::YardmasterFanout, 9004)]
+        );
+        assert_eq!(
+            shape(Scenario::Transcode),
+            vec![(Kind::Yardmaster, 9001), (Kind::YardmasterTranscode, 9007)]
         );
         assert_eq!(
             shape(Scenario::BridgeFrames),

@@ -89,7 +89,7 @@ fn write_verdict(out: &mut String, summary: &Summary) -> fmt::Result {
     if !verdict.has_figures() {
         return Ok(());
     }
-    writeln!(out, "## Targets (issues 4, 5 and 6)")?;
+    writeln!(out, "## Targets (issues 4, 5, 6 and 16)")?;
     writeln!(out)?;
     writeln!(out, "| target | this run | figures |")?;
     writeln!(out, "| --- | --- | --- |")?;

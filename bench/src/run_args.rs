@@ -15,7 +15,8 @@ const QUICK_BRIDGE_CLIENTS: usize = 500;
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
     /// Scenarios to run, comma-separated: all, unary, unary-16k, stream, pingpong, http1,
-    /// mirror, fanout, bridge-idle, bridge-frames, or bridge (both bridge scenarios).
+    /// mirror, fanout, bridge-idle, bridge-frames, transcode, or bridge (both bridge
+    /// scenarios).
     #[arg(long, default_value = "all", value_parser = parse_scenarios)]
     scenario: Scenarios,
     /// Smoke mode: 1 s windows, one repetition, no h2load, no RESULTS.md.

@@ -15,6 +15,8 @@ pub(crate) const STREAM_REPLY_BYTES: usize = 1024;
 pub(crate) const STREAM_REPLIES_PER_CALL: u32 = 50_000;
 /// Path every `http1` request asks for (the demo HTTP upstream describes it as JSON).
 pub(crate) const HTTP_PATH: &str = "/bench";
+/// Path every `transcode` request posts its JSON to: the Echo `Unary` method.
+pub(crate) const JSON_PATH: &str = "/yardmaster.demo.v1.Echo/Unary";
 /// Payload of each `bridge-frames` frame (length-prefixed, echoed back).
 pub(crate) const FRAME_PAYLOAD_BYTES: usize = 100;
 /// Extra targets a `mirror` call is copied to.
@@ -41,6 +43,8 @@ pub(crate) enum Scenario {
     Mirror,
     /// `unary` through a route that calls four endpoints and answers with the first reply.
     Fanout,
+    /// `unary` as HTTP/JSON through a `transcode` route, next to native gRPC.
+    Transcode,
     /// Many idle TCP clients held by a bridge: gateway memory per client.
     #[value(name = "bridge-idle")]
     #[serde(rename = "bridge-idle")]
@@ -53,7 +57,7 @@ pub(crate) enum Scenario {
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub(crate) const ALL: [Scenario; 9] = [
+    pub(crate) const ALL: [Scenario; 10] = [
         Scenario::Unary,
         Scenario::Unary16k,
         Scenario::Stream,
@@ -61,6 +65,7 @@ impl Scenario {
         Scenario::Http1,
         Scenario::Mirror,
         Scenario::Fanout,
+        Scenario::Transcode,
         Scenario::BridgeIdle,
         Scenario::BridgeFrames,
     ];
@@ -75,6 +80,7 @@ impl Scenario {
             Scenario::Http1 => "http1",
             Scenario::Mirror => "mirror",
             Scenario::Fanout => "fanout",
+            Scenario::Transcode => "transcode",
             Scenario::BridgeIdle => "bridge-idle",
             Scenario::BridgeFrames => "bridge-frames",
         }
@@ -83,7 +89,11 @@ impl Scenario {
     /// What one operation is, for the throughput column.
     pub(crate) fn unit(self) -> &'static str {
         match self {
-            Scenario::Unary | Scenario::Unary16k | Scenario::Mirror | Scenario::Fanout => "calls/s",
+            Scenario::Unary
+            | Scenario::Unary16k
+            | Scenario::Mirror
+            | Scenario::Fanout
+            | Scenario::Transcode => "calls/s",
             Scenario::Stream => "msgs/s",
             Scenario::Pingpong => "round trips/s",
             Scenario::Http1 => "requests/s",
@@ -95,7 +105,11 @@ impl Scenario {
     /// The operation a CPU figure is divided by.
     pub(crate) fn per(self) -> &'static str {
         match self {
-            Scenario::Unary | Scenario::Unary16k | Scenario::Mirror | Scenario::Fanout => "call",
+            Scenario::Unary
+            | Scenario::Unary16k
+            | Scenario::Mirror
+            | Scenario::Fanout
+            | Scenario::Transcode => "call",
             Scenario::Stream => "msg",
             Scenario::Pingpong => "round trip",
             Scenario::Http1 => "request",
@@ -149,6 +163,13 @@ impl Scenario {
                  (`replies: first`) to {FANOUT_ENDPOINTS} echo endpoints, against Yardmaster's \
                  plain `forward` route to one; each fanned-out call is {FANOUT_ENDPOINTS} \
                  upstream calls"
+            ),
+            Scenario::Transcode => format!(
+                "unary calls as HTTP/JSON: POST {JSON_PATH} with {SMALL_PAYLOAD_BYTES} B of \
+                 JSON, {concurrency} in flight over {connections} HTTP/2 connections, through \
+                 a `transcode` route (descriptors from the Echo service's descriptor set), \
+                 against the same calls as native gRPC ({SMALL_PAYLOAD_BYTES} B payload) \
+                 through Yardmaster's `forward` route"
             ),
             Scenario::BridgeIdle => "idle TCP clients held open through a `bridges:` listener \
                  (length-prefixed framing) to the bench's echo bridge upstream; each client \

@@ -35,6 +35,8 @@ pub(crate) enum Kind {
     YardmasterMirrorShared,
     /// Yardmaster's `fanout` route (the same process as [`Kind::Yardmaster`]).
     YardmasterFanout,
+    /// Yardmaster's `transcode` route: the same calls as HTTP/JSON.
+    YardmasterTranscode,
     /// HAProxy relaying the gRPC connection's bytes (`mode tcp`, no HTTP/2): what any
     /// proxy on these cores could reach at best.
     HaproxyRelay,
@@ -51,6 +53,7 @@ impl Kind {
             Kind::YardmasterMirror => "Yardmaster mirror ×2",
             Kind::YardmasterMirrorShared => "Yardmaster mirror ×2, copy targets sharing the cores",
             Kind::YardmasterFanout => "Yardmaster fan-out ×4",
+            Kind::YardmasterTranscode => "Yardmaster HTTP/JSON (transcode)",
             Kind::HaproxyRelay => "HAProxy byte relay (mode tcp)",
         }
     }
@@ -69,6 +72,8 @@ pub(crate) struct Target {
     pub(crate) mirror_shared: Option<SocketAddr>,
     /// Where `fanout` load goes (Yardmaster only).
     pub(crate) fanout: Option<SocketAddr>,
+    /// Where HTTP/JSON `transcode` load goes (Yardmaster only).
+    pub(crate) transcode: Option<SocketAddr>,
     /// Where raw TCP frames go: the bridge, HAProxy's `mode tcp` frontend, the TCP echo
     /// server; `None` for a target without one (nginx).
     pub(crate) tcp: Option<SocketAddr>,
@@ -99,6 +104,7 @@ impl Target {
             mirror: None,
             mirror_shared: None,
             fanout: None,
+            transcode: None,
             tcp: Some(upstreams.tcp_echo),
             relay: None,
             proxy: None,
@@ -110,7 +116,10 @@ impl Target {
     pub(crate) fn yardmaster(binary: &Path, upstreams: &Upstreams) -> anyhow::Result<Target> {
         let dir = temp_dir("yardmaster")?;
         let config_path = dir.path().join("yardmaster.yaml");
-        std::fs::write(&config_path, config::yardmaster(upstreams))
+        let descriptors = dir.path().join("echo.binpb");
+        std::fs::write(&descriptors, yardmaster_demo::FILE_DESCRIPTOR_SET)
+            .context("writing the Echo descriptor set")?;
+        std::fs::write(&config_path, config::yardmaster(upstreams, &descriptors))
             .context("writing the Yardmaster configuration")?;
         let mut child = Command::new(binary)
             .arg("run")
@@ -149,6 +158,7 @@ impl Target {
             mirror: Some(addr(config::MIRROR_LISTENER)?),
             mirror_shared: Some(addr(config::MIRROR_SHARED_LISTENER)?),
             fanout: Some(addr(config::FANOUT_LISTENER)?),
+            transcode: Some(addr(config::TRANSCODE_LISTENER)?),
             tcp: Some(addr(config::BRIDGE)?),
             relay: None,
             proxy: Some(proxy),
@@ -274,6 +284,7 @@ impl Target {
             mirror: None,
             mirror_shared: None,
             fanout: None,
+            transcode: None,
             tcp,
             relay,
             proxy: Some(proxy),

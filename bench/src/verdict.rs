@@ -34,6 +34,11 @@ const BRIDGE_FRAMES_SHARE_OF_HAPROXY: ShareTarget = ShareTarget {
     share: 0.9,
 };
 
+/// Transcoded unary calls must reach this share of the same calls as native gRPC, and
+/// cost at most this multiple of their proxy CPU (issue 16).
+const TRANSCODE_SHARE_OF_NATIVE: f64 = 0.7;
+const TRANSCODE_CPU_OF_NATIVE: f64 = 1.5;
+
 /// A throughput target: Yardmaster's rate in `scenario` at least `share` of `base`'s.
 struct ShareTarget {
     /// What the goal measures, in its own words.
@@ -103,6 +108,7 @@ impl Verdict {
         checks.push(mirror_check(summary));
         checks.push(bridge_memory_check(summary));
         checks.push(share_check(summary, &BRIDGE_FRAMES_SHARE_OF_HAPROXY));
+        checks.extend(transcode_checks(summary));
         checks.push(idle_rss_check(summary));
         Verdict { checks }
     }
@@ -192,6 +198,44 @@ fn share_check(summary: &Summary, target: &ShareTarget) -> Check {
                 )
             }),
     )
+}
+
+/// Issue 16: HTTP/JSON through a `transcode` route against the same unary calls as
+/// native gRPC through a `forward` route, in the same run: calls/s and proxy CPU per call.
+fn transcode_checks(summary: &Summary) -> [Check; 2] {
+    let native = summary.row(Scenario::Transcode, Kind::Yardmaster);
+    let json = summary.row(Scenario::Transcode, Kind::YardmasterTranscode);
+    let both = native.zip(json);
+    [
+        Check::judge(
+            format!("transcoded unary ≥ {TRANSCODE_SHARE_OF_NATIVE}× native gRPC calls/s"),
+            both.as_ref()
+                .filter(|(native, _)| native.rate > 0.0)
+                .map(|(native, json)| {
+                    let share = json.rate / native.rate;
+                    (
+                        share >= TRANSCODE_SHARE_OF_NATIVE,
+                        format!(
+                            "{share:.2}× ({} vs {} calls/s)",
+                            rate(json.rate),
+                            rate(native.rate)
+                        ),
+                    )
+                }),
+        ),
+        Check::judge(
+            format!("transcoded CPU per call ≤ {TRANSCODE_CPU_OF_NATIVE}× native gRPC's"),
+            both.as_ref().and_then(|(native, json)| {
+                let (ours, base) = (json.proxy_cpu_us_per_op?, native.proxy_cpu_us_per_op?);
+                (base > 0.0).then(|| {
+                    (
+                        ours / base <= TRANSCODE_CPU_OF_NATIVE,
+                        format!("{:.2}× ({} vs {} µs)", ours / base, us(ours), us(base)),
+                    )
+                })
+            }),
+        ),
+    ]
 }
 
 /// Issue 4: mirroring every call to two more targets keeps the primary's p50 within 10 %

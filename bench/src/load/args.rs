@@ -34,4 +34,7 @@ pub(crate) struct LoadArgs {
     /// Seconds in the measured window.
     #[arg(long)]
     pub(crate) duration_secs: f64,
+    /// The unary calls go as HTTP/JSON to a `transcode` route instead of as gRPC.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

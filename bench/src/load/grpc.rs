@@ -74,7 +74,11 @@ pub(super) async fn start(
         phase: phase.clone(),
     };
     match scenario {
-        Scenario::Unary | Scenario::Unary16k | Scenario::Mirror | Scenario::Fanout => {
+        Scenario::Unary
+        | Scenario::Unary16k
+        | Scenario::Mirror
+        | Scenario::Fanout
+        | Scenario::Transcode => {
             let size = if scenario == Scenario::Unary16k {
                 LARGE_PAYLOAD_BYTES
             } else {

@@ -19,15 +19,18 @@ pub(super) const MIRROR_LISTENER: &str = "mirror";
 pub(super) const MIRROR_SHARED_LISTENER: &str = "mirror-shared";
 /// Yardmaster's listener whose route fans every call out to four endpoints.
 pub(super) const FANOUT_LISTENER: &str = "fanout";
+/// Yardmaster's listener whose route transcodes HTTP/JSON to the Echo service.
+pub(super) const TRANSCODE_LISTENER: &str = "json";
 /// Yardmaster's TCP bridge (length-prefixed frames) to the echo bridge upstream.
 pub(super) const BRIDGE: &str = "frames";
 /// Every listener and bridge name Yardmaster reports a `listening` log line for.
-pub(super) const YARDMASTER_LISTENERS: [&str; 6] = [
+pub(super) const YARDMASTER_LISTENERS: [&str; 7] = [
     GRPC_LISTENER,
     HTTP_LISTENER,
     MIRROR_LISTENER,
     MIRROR_SHARED_LISTENER,
     FANOUT_LISTENER,
+    TRANSCODE_LISTENER,
     BRIDGE,
 ];
 /// `max_clients` of the bridge: above the `bridge-idle` default of 10,000 clients.
@@ -40,8 +43,11 @@ const BRIDGE_MAX_CLIENTS: usize = 100_000;
 /// (primary `echo`, copies to `mirror-a` and `mirror-b` on the low-priority copy targets,
 /// or to `shared-a` and `shared-b` on two of the extra Echo services; queues large enough
 /// that no copy is dropped at the bench's concurrency) or `fanout` action (four endpoints,
-/// first reply wins); the bridge takes length-prefixed frames to the echo bridge upstream.
-pub(super) fn yardmaster(upstreams: &Upstreams) -> String {
+/// first reply wins); the `json` listener transcodes HTTP/JSON calls to `echo` by the
+/// descriptor set at `descriptors`; the bridge takes length-prefixed frames to the echo
+/// bridge upstream.
+pub(super) fn yardmaster(upstreams: &Upstreams, descriptors: &Path) -> String {
+    let descriptors = descriptors.display();
     let address = |addrs: &[SocketAddr], index: usize| {
         addrs
             .get(index)
@@ -114,6 +120,14 @@ listeners:
         fanout:
           cluster: echo-four
           replies: first
+  - name: {TRANSCODE_LISTENER}
+    listen: 127.0.0.1:0
+    forwarded_headers: false
+    routes:
+      - name: echo-json
+        transcode:
+          cluster: echo
+          descriptor_set: {descriptors}
 bridges:
   - name: {BRIDGE}
     listen: 127.0.0.1:0
@@ -316,7 +330,7 @@ mod tests {
 
     #[test]
     fn yardmaster_config_is_valid_with_access_log_off_and_both_upstreams() {
-        let yaml = yardmaster(&upstreams());
+        let yaml = yardmaster(&upstreams(), Path::new("/tmp/echo.binpb"));
         let config = yardmaster_config::from_str(&yaml, "bench.yaml").unwrap();
         assert!(!config.log.access_log);
         assert!(config.listeners.iter().all(|l| !l.forwarded_headers));
@@ -334,6 +348,7 @@ mod tests {
                 (MIRROR_LISTENER, 0),
                 (MIRROR_SHARED_LISTENER, 0),
                 (FANOUT_LISTENER, 0),
+                (TRANSCODE_LISTENER, 0),
             ]
         );
         let clusters: Vec<(&str, Protocol, Vec<String>)> = config
