@@ -4,10 +4,30 @@
 
 use std::path::{Path, PathBuf};
 
+use protox::file::{
+    ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
+};
 use protox::prost_reflect::DescriptorPool;
 
+/// The `google.api.http` option's protos, which annotated services import.
+struct GoogleApiFiles;
+
+impl FileResolver for GoogleApiFiles {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        let source = match name {
+            "google/api/http.proto" => include_str!("../../../proto/google/api/http.proto"),
+            "google/api/annotations.proto" => {
+                include_str!("../../../proto/google/api/annotations.proto")
+            }
+            _ => return Err(protox::Error::file_not_found(name)),
+        };
+        File::from_source(name, source)
+    }
+}
+
 /// Compiles `files` with everything they import. Each file's directory is an import root,
-/// and the well-known types (`google/protobuf/*.proto`) are built in. Blocks on file I/O.
+/// and the well-known types (`google/protobuf/*.proto`) and `google/api/http.proto` and
+/// `annotations.proto` are built in (a copy on an import root wins). Blocks on file I/O.
 ///
 /// # Errors
 ///
@@ -27,7 +47,13 @@ pub fn compile_proto_files(files: &[PathBuf]) -> Result<DescriptorPool, String> 
             dir
         }
     });
-    let mut compiler = protox::Compiler::new(includes).map_err(|e| e.to_string())?;
+    let mut resolver = ChainFileResolver::new();
+    for include in includes {
+        resolver.add(IncludeFileResolver::new(include.to_owned()));
+    }
+    resolver.add(GoogleFileResolver::new());
+    resolver.add(GoogleApiFiles);
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true);
     compiler
         .open_files(files)

@@ -406,11 +406,9 @@ fn compile_protos(config: &mut Config) -> crate::validate::Problems {
         }
     }
     for (path, transcode) in transcodes(config) {
-        match transcode.load_descriptors() {
-            Ok(pool) => transcode.descriptors = Some(pool),
-            Err(message) => {
-                problems.push((format!("{path}.{}", transcode.descriptors_key()), message));
-            }
+        match transcode.build_api() {
+            Ok(api) => transcode.api = Some(api),
+            Err((key, message)) => problems.push((format!("{path}.{key}"), message)),
         }
     }
     problems

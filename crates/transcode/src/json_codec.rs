@@ -7,7 +7,7 @@ use std::fmt;
 use prost::Message as _;
 use prost_reflect::{DeserializeOptions, DynamicMessage, SerializeOptions};
 
-use crate::Method;
+use crate::{Binding, Method};
 
 /// How a route maps messages to JSON.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,26 +56,42 @@ impl Method {
         json: &[u8],
         options: JsonOptions,
     ) -> Result<Vec<u8>, JsonError> {
-        let input = self.descriptor().input();
         if json.iter().all(u8::is_ascii_whitespace) {
             return Ok(Vec::new());
         }
-        let read = DeserializeOptions::new().deny_unknown_fields(!options.allow_unknown_fields);
         let mut json = serde_json::Deserializer::from_slice(json);
-        let mut track = serde_path_to_error::Track::new();
-        let tracked = serde_path_to_error::Deserializer::new(&mut json, &mut track);
-        let message =
-            DynamicMessage::deserialize_with_options(input, tracked, &read).map_err(|error| {
-                JsonError {
-                    path: track.path().to_string(),
-                    message: error.to_string(),
-                }
-            })?;
+        let message = self.read_request(&mut json, options)?;
         json.end().map_err(|error| JsonError {
             path: String::new(),
             message: error.to_string(),
         })?;
         Ok(message.encode_to_vec())
+    }
+
+    /// The request message in `json` (assembled from a body, a path and a query),
+    /// encoded as protobuf.
+    pub(crate) fn request_from_value(
+        &self,
+        json: serde_json::Value,
+        options: JsonOptions,
+    ) -> Result<Vec<u8>, JsonError> {
+        Ok(self.read_request(json, options)?.encode_to_vec())
+    }
+
+    fn read_request<'de, D: serde::Deserializer<'de>>(
+        &self,
+        json: D,
+        options: JsonOptions,
+    ) -> Result<DynamicMessage, JsonError> {
+        let read = DeserializeOptions::new().deny_unknown_fields(!options.allow_unknown_fields);
+        let mut track = serde_path_to_error::Track::new();
+        let tracked = serde_path_to_error::Deserializer::new(json, &mut track);
+        DynamicMessage::deserialize_with_options(self.descriptor().input(), tracked, &read).map_err(
+            |error| JsonError {
+                path: track.path().to_string(),
+                message: error.to_string(),
+            },
+        )
     }
 
     /// The reply message in `protobuf` written as JSON.
@@ -89,17 +105,66 @@ impl Method {
         protobuf: &[u8],
         options: JsonOptions,
     ) -> Result<Vec<u8>, String> {
-        let output = self.descriptor().output();
-        let message = DynamicMessage::decode(output, protobuf)
-            .map_err(|error| format!("the reply is not a valid message: {error}"))?;
-        let write = SerializeOptions::new()
-            .skip_default_fields(!options.emit_defaults)
-            .use_proto_field_name(options.proto_field_names);
+        let message = self.decode_reply(protobuf)?;
         let mut json = serde_json::Serializer::new(Vec::with_capacity(protobuf.len() * 2));
         message
-            .serialize_with_options(&mut json, &write)
+            .serialize_with_options(&mut json, &write_options(options))
             .map_err(|error| format!("the reply cannot be written as JSON: {error}"))?;
         Ok(json.into_inner())
+    }
+
+    fn decode_reply(&self, protobuf: &[u8]) -> Result<DynamicMessage, String> {
+        DynamicMessage::decode(self.descriptor().output(), protobuf)
+            .map_err(|error| format!("the reply is not a valid message: {error}"))
+    }
+}
+
+fn write_options(options: JsonOptions) -> SerializeOptions {
+    SerializeOptions::new()
+        .skip_default_fields(!options.emit_defaults)
+        .use_proto_field_name(options.proto_field_names)
+}
+
+impl Binding {
+    /// The reply message in `protobuf` written as JSON: the whole message, or the field
+    /// the binding's `response_body` names (its default value when unset).
+    ///
+    /// # Errors
+    ///
+    /// As [`Method::response_to_json`].
+    pub fn response_to_json(
+        &self,
+        protobuf: &[u8],
+        options: JsonOptions,
+    ) -> Result<Vec<u8>, String> {
+        let Some(field) = &self.response_body else {
+            return self.method().response_to_json(protobuf, options);
+        };
+        let to_value = |message: &DynamicMessage, write: &SerializeOptions| {
+            message
+                .serialize_with_options(serde_json::value::Serializer, write)
+                .map_err(|error| format!("the reply cannot be written as JSON: {error}"))
+        };
+        let key = if options.proto_field_names {
+            field.name()
+        } else {
+            field.json_name()
+        };
+        let message = self.method().decode_reply(protobuf)?;
+        let mut json = to_value(&message, &write_options(options))?;
+        let selected = match json.get_mut(key) {
+            Some(value) => value.take(),
+            None => {
+                let defaults = write_options(options).skip_default_fields(false);
+                let empty = DynamicMessage::new(self.method().descriptor().output());
+                to_value(&empty, &defaults)?
+                    .get_mut(key)
+                    .map(serde_json::Value::take)
+                    .unwrap_or_default()
+            }
+        };
+        serde_json::to_vec(&selected)
+            .map_err(|error| format!("the reply cannot be written as JSON: {error}"))
     }
 }
 

@@ -1,20 +1,31 @@
-//! HTTP/JSON to gRPC transcoding from descriptors loaded at run time: which method a
-//! request names, its JSON body as the method's request message, the reply message as
-//! JSON, and a failed call's status as a `google.rpc.Status` JSON body.
+//! HTTP/JSON to gRPC transcoding from descriptors loaded at run time: which method and
+//! binding a request's verb and path name (`google.api.http` rules from annotations or
+//! the configuration file, and `POST /package.Service/Method`), the request message
+//! from its body, path and query, the reply message as JSON, and a failed call's status
+//! as a `google.rpc.Status` JSON body.
 //!
-//! Owns the proto3 JSON mapping and its options ([`JsonOptions`]) and the error body
-//! ([`status_json`]). Does not own where descriptors come from (`yardmaster-config`
-//! compiles `.proto` files and reads descriptor sets) nor the HTTP exchange (the
-//! `transcode` route action of `yardmaster-proxy`).
+//! Owns path templates, the proto3 JSON mapping and its options ([`JsonOptions`]) and
+//! the error body ([`status_json`]). Does not own where descriptors come from
+//! (`yardmaster-config` compiles `.proto` files and reads descriptor sets) nor the HTTP
+//! exchange (the `transcode` route action of `yardmaster-proxy`).
 //!
-//! Layout: `methods` (the callable methods by gRPC path), `json_codec` (messages to and
-//! from JSON), `status_body` (the error body).
+//! Layout: `http_rule` (rules as written), `path_template` (parsing and matching
+//! templates), `api` (every binding of a route, and finding one for a request),
+//! `request_fields` (the request from path variables, query and body), `method` and
+//! `json_codec` (messages to and from JSON), `status_body` (the error body).
 
+mod api;
+mod http_rule;
 mod json_codec;
-mod methods;
+mod method;
+mod path_template;
+mod request_fields;
 mod status_body;
 
+pub use api::{Binding, HttpApi, Matched, Miss, RuleError};
+pub use http_rule::{CustomPattern, HttpRule, RuleProblem};
 pub use json_codec::{JsonError, JsonOptions};
-pub use methods::{Method, Methods};
+pub use method::Method;
+pub use path_template::PathTemplate;
 pub use prost_reflect::DescriptorPool;
 pub use status_body::status_json;

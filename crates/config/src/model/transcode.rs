@@ -4,15 +4,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use protox::prost_reflect::DescriptorPool;
 use serde::{Deserialize, Serialize};
+use yardmaster_transcode::{HttpApi, HttpRule};
 
 use crate::descriptors::{compile_proto_files, read_descriptor_set};
 use crate::duration;
 use crate::model::DEFAULT_MAX_MESSAGE_BYTES;
 
-/// The `transcode` action: `POST /package.Service/Method` with a JSON body calls that
-/// method on `cluster`, and the reply comes back as JSON.
+/// The `transcode` action: HTTP/JSON requests call methods on `cluster` by the methods'
+/// `google.api.http` bindings (annotations, or `http_rules`), or at
+/// `POST /package.Service/Method` with a JSON body, and replies come back as JSON.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranscodeConfig {
@@ -27,6 +28,13 @@ pub struct TranscodeConfig {
     /// --descriptor_set_out`, `buf build -o`), instead of `proto_files`.
     #[serde(default)]
     pub descriptor_set: Option<PathBuf>,
+    /// HTTP bindings for methods, written as `google.api.http` rules with a `selector`
+    /// (`package.Service.Method`); a method's rule here replaces its annotation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_rules: Vec<HttpRule>,
+    /// Methods without a rule answer `POST /package.Service/Method` with a JSON body.
+    #[serde(default = "yes")]
+    pub post_grpc_paths: bool,
     /// The longest a call may take, end to end; a shorter `grpc-timeout` header wins.
     #[serde(default, with = "duration::option")]
     pub timeout: Option<Duration>,
@@ -43,36 +51,52 @@ pub struct TranscodeConfig {
     /// Write the `.proto` field names (`user_id`) instead of lowerCamelCase (`userId`).
     #[serde(default)]
     pub proto_field_names: bool,
-    /// The descriptors, loaded by [`load`](crate::load) or
-    /// [`TranscodeConfig::load_descriptors`].
+    /// The bindings, built from the descriptors and rules by [`load`](crate::load) or
+    /// [`TranscodeConfig::build_api`].
     #[serde(skip)]
-    pub descriptors: Option<DescriptorPool>,
+    pub api: Option<HttpApi>,
 }
 
 fn default_max_message_bytes() -> usize {
     DEFAULT_MAX_MESSAGE_BYTES
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl TranscodeConfig {
-    /// Compiles `proto_files` or reads `descriptor_set`. Blocks on file I/O.
+    /// Compiles `proto_files` or reads `descriptor_set`, and binds the methods by
+    /// `http_rules` and the annotations. Blocks on file I/O.
     ///
     /// # Errors
     ///
-    /// One line saying which file cannot be read or compiled, or that the descriptors
-    /// define no service.
-    pub fn load_descriptors(&self) -> Result<DescriptorPool, String> {
+    /// The key under the action (`proto_files`, `http_rules[2]`) and one line: which file
+    /// cannot be read or compiled, that the descriptors define no service, or what is
+    /// wrong with a rule (two bindings of one verb and path name both).
+    pub fn build_api(&self) -> Result<HttpApi, (String, String)> {
+        let descriptors = |message| (self.descriptors_key().to_owned(), message);
         let pool = match &self.descriptor_set {
-            Some(path) => read_descriptor_set(path)?,
-            None => compile_proto_files(&self.proto_files)?,
-        };
-        if pool.services().len() == 0 {
-            return Err("the descriptors define no service to call".to_owned());
+            Some(path) => read_descriptor_set(path),
+            None => compile_proto_files(&self.proto_files),
         }
-        Ok(pool)
+        .map_err(descriptors)?;
+        if pool.services().len() == 0 {
+            return Err(descriptors(
+                "the descriptors define no service to call".to_owned(),
+            ));
+        }
+        HttpApi::new(pool, &self.http_rules, self.post_grpc_paths).map_err(|error| {
+            let key = match error.rule {
+                Some(i) => format!("http_rules[{i}]"),
+                None => self.descriptors_key().to_owned(),
+            };
+            (key, error.message)
+        })
     }
 
     /// The configuration key the descriptors come from, for errors.
-    pub fn descriptors_key(&self) -> &'static str {
+    fn descriptors_key(&self) -> &'static str {
         if self.descriptor_set.is_some() {
             "descriptor_set"
         } else {

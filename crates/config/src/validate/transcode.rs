@@ -1,5 +1,5 @@
-//! Rules for the `transcode` action: an HTTP/2 cluster, one source of descriptors, sane
-//! limits.
+//! Rules for the `transcode` action: an HTTP/2 cluster, one source of descriptors, HTTP
+//! rules that parse, sane limits.
 
 use super::mirror::{check_cluster, MAX_MESSAGE_BYTES};
 use super::Problems;
@@ -23,6 +23,23 @@ pub(super) fn check_transcode(
             "give `proto_files` or `descriptor_set`, not both".to_owned(),
         )),
         _ => {}
+    }
+    for (i, rule) in transcode.http_rules.iter().enumerate() {
+        let rule_path = format!("{path}.http_rules[{i}]");
+        if rule.selector.is_empty() {
+            problems.push((
+                rule_path.clone(),
+                "a rule names its method: `selector: package.Service.Method`".to_owned(),
+            ));
+        }
+        if let Err((key, message)) = rule.check() {
+            let at = if key.is_empty() {
+                rule_path
+            } else {
+                format!("{rule_path}.{key}")
+            };
+            problems.push((at, message));
+        }
     }
     if transcode.timeout.is_some_and(|t| t.is_zero()) {
         problems.push((

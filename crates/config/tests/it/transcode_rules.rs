@@ -1,5 +1,6 @@
-//! Transcode rules: an HTTP/2 cluster, exactly one source of descriptors, limits; `load`
-//! compiles the `.proto` files or reads the descriptor set and reports where they fail.
+//! Transcode rules: an HTTP/2 cluster, exactly one source of descriptors, HTTP rules,
+//! limits; `load` compiles the `.proto` files or reads the descriptor set, binds the
+//! methods, and reports where either fails.
 
 use crate::load_file::TempDir;
 use crate::mirror_rules::with_mirror;
@@ -46,7 +47,8 @@ fn transcode_needs_a_known_http2_cluster_and_one_descriptor_source() {
     assert!(transcode.emit_defaults && !transcode.allow_unknown_fields);
     assert_eq!(transcode.max_message_bytes, 4 << 20);
     // Loaded by `load`, not by parsing alone.
-    assert!(transcode.descriptors.is_none());
+    assert!(transcode.api.is_none());
+    assert!(transcode.post_grpc_paths && transcode.http_rules.is_empty());
 }
 
 const USERS_PROTO: &str = r#"
@@ -68,7 +70,7 @@ fn load_compiles_proto_files_relative_to_the_config_file() {
     );
     let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
     let transcode = config.listeners[0].routes[0].transcode.as_ref().unwrap();
-    let pool = transcode.descriptors.as_ref().unwrap();
+    let pool = transcode.api.as_ref().unwrap().pool();
     assert!(pool.get_service_by_name("users.v1.Users").is_some());
 }
 
@@ -86,12 +88,8 @@ fn load_reads_a_descriptor_set() {
     );
     let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
     let transcode = config.listeners[0].routes[0].transcode.as_ref().unwrap();
-    assert!(transcode
-        .descriptors
-        .as_ref()
-        .unwrap()
-        .get_service_by_name("users.v1.Users")
-        .is_some());
+    let api = transcode.api.as_ref().unwrap();
+    assert!(api.pool().get_service_by_name("users.v1.Users").is_some());
 }
 
 #[test]
@@ -142,5 +140,89 @@ fn load_reports_protos_that_do_not_compile_and_sets_that_do_not_decode() {
         );
         assert!(errors.starts_with(&prefix), "{errors}\nexpected {prefix}");
         assert!(errors.contains(says), "{errors}");
+    }
+}
+
+/// `USERS_PROTO` with a `google.api.http` annotation on `Get`, importing the
+/// `google/api` protos that Yardmaster builds in.
+const ANNOTATED_PROTO: &str = r#"
+syntax = "proto3";
+package users.v1;
+import "google/api/annotations.proto";
+service Users {
+  rpc Get(GetUser) returns (User) { option (google.api.http) = {get: "/v1/users/{id}"}; }
+  rpc Create(User) returns (User);
+}
+message GetUser { string id = 1; }
+message User { string id = 1; }
+"#;
+
+#[test]
+fn http_rules_are_checked_when_parsed() {
+    let text = with_transcode(
+        "{cluster: a, proto_files: [a.proto], http_rules: [{get: /x}, {selector: a.B.C, get: 'v1/x'}, {selector: a.B.C, get: /x, post: /y}, {selector: a.B.C, get: /x, additional_bindings: [{put: '/{a'}]}]}",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "gateway.yaml:5:70: listeners[0].routes[0].transcode.http_rules[0]: a rule names its method: `selector: package.Service.Method`",
+            "gateway.yaml:5:104: listeners[0].routes[0].transcode.http_rules[1].get: \"v1/x\" does not start with `/`",
+            "gateway.yaml:5:146: listeners[0].routes[0].transcode.http_rules[2].post: give one of get, put, post, delete, patch or custom, not `get` and `post`",
+            "gateway.yaml:5:206: listeners[0].routes[0].transcode.http_rules[3].additional_bindings[0].put: expected `}` to close the variable at byte 3 of \"/{a\"",
+        ]
+    );
+    let text = with_transcode(
+        "{cluster: a, proto_files: [a.proto], http_rules: [{selector: a.B.C, got: /x}]}",
+    );
+    assert!(
+        errors(&text)[0].contains("unknown key `got`"),
+        "{:?}",
+        errors(&text)
+    );
+}
+
+#[test]
+fn load_binds_annotations_and_rules_and_names_bad_rules() {
+    let dir = TempDir::new("transcode-http-rules");
+    dir.write("users.proto", ANNOTATED_PROTO.as_bytes());
+    let path = dir.write(
+        "gateway.yaml",
+        with_transcode(
+            "{cluster: a, proto_files: [users.proto], http_rules: [{selector: users.v1.Users.Create, post: /v1/users, body: '*'}]}",
+        )
+        .as_bytes(),
+    );
+    let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let api = config.listeners[0].routes[0]
+        .transcode
+        .as_ref()
+        .unwrap()
+        .api
+        .clone()
+        .unwrap();
+    let get = api.find(&http::Method::GET, "/v1/users/7").unwrap();
+    assert_eq!(get.binding.method().path(), "/users.v1.Users/Get");
+    let create = api.find(&http::Method::POST, "/v1/users").unwrap();
+    assert_eq!(create.binding.method().path(), "/users.v1.Users/Create");
+
+    for (rules, says) in [
+        (
+            "[{selector: users.v1.Users.Nope, get: /x}]",
+            "http_rules[0]: no method \"users.v1.Users.Nope\"",
+        ),
+        (
+            "[{selector: users.v1.Users.Create, get: '/v1/users/{name}'}]",
+            "http_rules[0]: http_rules[0] (users.v1.Users.Create): variable `name` of /v1/users/{name}: users.v1.User has no field `name`",
+        ),
+        (
+            "[{selector: users.v1.Users.Create, get: '/v1/users/{id}'}]",
+            "GET /v1/users/{id} is bound twice: by the google.api.http annotation of users.v1.Users.Get (/v1/users/{id}) and by http_rules[0] (users.v1.Users.Create) (/v1/users/{id})",
+        ),
+    ] {
+        let text = with_transcode(&format!("{{cluster: a, proto_files: [users.proto], http_rules: {rules}}}"));
+        let path = dir.write("gateway.yaml", text.as_bytes());
+        let errors = load(&path).unwrap_err().to_string();
+        assert!(errors.contains("listeners[0].routes[0].transcode."), "{errors}");
+        assert!(errors.contains(says), "{errors}\nexpected {says}");
     }
 }

@@ -1,7 +1,9 @@
-//! The `transcode` action: `POST /package.Service/Method` with a JSON body becomes a
-//! unary gRPC call to the route's cluster, and its reply message (or its status, as a
-//! `google.rpc.Status` JSON body) comes back as JSON. The request and the reply are
-//! whole messages, so both are read in full, up to `max_message_bytes`.
+//! The `transcode` action: an HTTP request that a binding of the route's API takes (a
+//! `google.api.http` rule, or `POST /package.Service/Method`) becomes a unary gRPC call
+//! to the route's cluster, with the request message built from the path, the query and
+//! the JSON body; the reply message (or the call's status, as a `google.rpc.Status` JSON
+//! body) comes back as JSON. The request and the reply are whole messages, so both are
+//! read in full, up to `max_message_bytes`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,38 +18,40 @@ use yardmaster_cluster::{Cluster, UpstreamBody};
 use yardmaster_config::TranscodeConfig;
 use yardmaster_core::grpc_frame::{Message, MessageDecoder};
 use yardmaster_core::{body, grpc, grpc_timeout, Body, Cause, Fault, GrpcCode};
-use yardmaster_transcode::{status_json, JsonOptions, Method, Methods};
+use yardmaster_transcode::{status_json, Binding, HttpApi, JsonOptions, Matched, Miss};
 
 use crate::forwarded::{self, Downstream};
 use crate::ProxyBody;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// A `transcode` route: its cluster, the methods of its descriptors and its JSON options.
+/// A `transcode` route: its cluster, the bindings of its API and its JSON options.
 #[derive(Debug)]
 pub(crate) struct Transcode {
     pub(crate) cluster: Arc<Cluster>,
-    methods: Methods,
+    api: HttpApi,
     json: JsonOptions,
     timeout: Option<Duration>,
     max_message_bytes: usize,
 }
 
 impl Transcode {
-    /// The action of `config`, whose descriptors are loaded unless the configuration came
-    /// from a string ([`yardmaster_config::from_str`]); then they are loaded here, which
-    /// blocks on file I/O.
+    /// The action of `config`, whose API is built unless the configuration came from a
+    /// string ([`yardmaster_config::from_str`]); then it is built here, which blocks on
+    /// file I/O.
     pub(crate) fn new(
         config: &TranscodeConfig,
         cluster: Arc<Cluster>,
     ) -> Result<Transcode, String> {
-        let pool = match &config.descriptors {
-            Some(pool) => pool.clone(),
-            None => config.load_descriptors()?,
+        let api = match &config.api {
+            Some(api) => api.clone(),
+            None => config
+                .build_api()
+                .map_err(|(key, message)| format!("{key}: {message}"))?,
         };
         Ok(Transcode {
             cluster,
-            methods: Methods::new(pool),
+            api,
             json: JsonOptions {
                 allow_unknown_fields: config.allow_unknown_fields,
                 emit_defaults: config.emit_defaults,
@@ -70,6 +74,8 @@ struct Failure {
     details: Option<HeaderValue>,
     /// Whose fault, when the gateway ended the call itself (not the upstream's status).
     fault: Option<Fault>,
+    /// The verbs the path takes, for a 405's `Allow`.
+    allow: Vec<HttpMethod>,
 }
 
 impl Failure {
@@ -82,6 +88,7 @@ impl Failure {
             message: message.into(),
             details: None,
             fault: Some(status.fault),
+            allow: Vec::new(),
         }
     }
 
@@ -98,10 +105,11 @@ impl Failure {
             message,
             details: headers.get(grpc::STATUS_DETAILS_HEADER).cloned(),
             fault: None,
+            allow: Vec::new(),
         }
     }
 
-    fn response(self, methods: &Methods) -> Response<ProxyBody> {
+    fn response(self, api: &HttpApi) -> Response<ProxyBody> {
         match self.fault {
             Some(Fault::Upstream) => {
                 tracing::warn!(error = %self.message, "transcoded call failed")
@@ -112,12 +120,13 @@ impl Failure {
             None => {}
         }
         let details = self.details.as_ref().map(HeaderValue::as_bytes);
-        let body = status_json(self.code, &self.message, details, methods.pool());
+        let body = status_json(self.code, &self.message, details, api.pool());
         let mut response = json_response(self.http, body);
-        if self.http == StatusCode::METHOD_NOT_ALLOWED {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        if !self.allow.is_empty() {
+            let verbs: Vec<&str> = self.allow.iter().map(HttpMethod::as_str).collect();
+            if let Ok(allow) = HeaderValue::from_str(&verbs.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
         }
         response
     }
@@ -132,8 +141,8 @@ fn json_response(status: StatusCode, json: Vec<u8>) -> Response<ProxyBody> {
     response
 }
 
-/// Calls the method the request's path names with its JSON body; answers with the reply
-/// as JSON, or with the call's status as a JSON error body.
+/// Calls the method the request's binding names; answers with the reply as JSON, or
+/// with the call's status as a JSON error body.
 pub(crate) async fn transcode(
     action: &Transcode,
     req: Request<Body>,
@@ -141,7 +150,7 @@ pub(crate) async fn transcode(
 ) -> Response<ProxyBody> {
     match call(action, req, downstream).await {
         Ok(json) => json_response(StatusCode::OK, json),
-        Err(failure) => failure.response(&action.methods),
+        Err(failure) => failure.response(&action.api),
     }
 }
 
@@ -151,8 +160,9 @@ async fn call(
     downstream: &Downstream,
 ) -> Result<Vec<u8>, Failure> {
     let (parts, body) = req.into_parts();
-    let method = find_method(action, &parts)?;
-    let protobuf = read_request(action, method, &parts.headers, body).await?;
+    let matched = find_binding(action, &parts)?;
+    let binding = matched.binding;
+    let protobuf = read_request(action, &matched, &parts, body).await?;
     let message = Message::new(&protobuf)
         .map_err(|error| Failure::gateway(Cause::MessageTooLarge, error.to_string()))?;
 
@@ -164,7 +174,7 @@ async fn call(
         .and_then(|timeout| Instant::now().checked_add(timeout));
     let deadline = super::call_deadline(client_deadline, action.timeout);
     let upstream = upstream_request(
-        method,
+        binding,
         parts,
         downstream,
         message.framed().clone(),
@@ -189,50 +199,66 @@ async fn call(
             })??,
         None => exchange.await?,
     };
-    method
+    binding
         .response_to_json(&reply, action.json)
         .map_err(|message| Failure::gateway(Cause::BadReply, message))
 }
 
-/// The unary method the request's path names, if it is called with POST.
-fn find_method<'a>(
+/// The binding that takes the request's verb and path, if its method is unary.
+fn find_binding<'a>(
     action: &'a Transcode,
     parts: &http::request::Parts,
-) -> Result<&'a Method, Failure> {
+) -> Result<Matched<'a>, Failure> {
     let path = parts.uri.path();
-    let Some(method) = action.methods.get(path) else {
-        let message = format!("no method {path} in the route's descriptors");
-        return Err(Failure::gateway(Cause::NoRoute, message));
-    };
-    if parts.method != HttpMethod::POST {
-        let message = format!("{path} is called with POST, not {}", parts.method);
-        return Err(Failure::gateway(Cause::WrongHttpMethod, message));
-    }
+    let matched = action
+        .api
+        .find(&parts.method, path)
+        .map_err(|miss| match miss {
+            Miss::NotFound => {
+                let message = format!("no binding of the route takes {path}");
+                Failure::gateway(Cause::NoRoute, message)
+            }
+            Miss::WrongVerb(allow) => {
+                let verbs: Vec<&str> = allow.iter().map(HttpMethod::as_str).collect();
+                let message = format!("{path} takes {}, not {}", verbs.join(", "), parts.method);
+                Failure {
+                    allow,
+                    ..Failure::gateway(Cause::WrongHttpMethod, message)
+                }
+            }
+            Miss::BadPath(message) => Failure::gateway(Cause::BadJson, message),
+        })?;
+    let method = matched.binding.method();
     if !method.is_unary() {
-        let message = format!("{path} is a streaming method; HTTP/JSON carries unary methods");
+        let message = format!(
+            "{} is a streaming method; HTTP/JSON carries unary methods",
+            method.path()
+        );
         return Err(Failure::gateway(Cause::StreamingMethod, message));
     }
-    Ok(method)
+    Ok(matched)
 }
 
-/// The request body, read whole (up to `max_message_bytes`) and turned from JSON into
-/// the method's request message.
+/// The request message: the body, read whole (up to `max_message_bytes`), with the path
+/// variables and the query, as the binding says.
 async fn read_request(
     action: &Transcode,
-    method: &Method,
-    headers: &HeaderMap,
+    matched: &Matched<'_>,
+    parts: &http::request::Parts,
     body: Body,
 ) -> Result<Vec<u8>, Failure> {
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        if !is_json(content_type) {
-            let shown = String::from_utf8_lossy(content_type.as_bytes()).into_owned();
-            let message = format!("the body must be application/json, not {shown:?}");
-            return Err(Failure::gateway(Cause::NotJson, message));
+    let json = read_body(body, action.max_message_bytes).await?;
+    if !json.iter().all(u8::is_ascii_whitespace) {
+        if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
+            if !is_json(content_type) {
+                let shown = String::from_utf8_lossy(content_type.as_bytes()).into_owned();
+                let message = format!("the body must be application/json, not {shown:?}");
+                return Err(Failure::gateway(Cause::NotJson, message));
+            }
         }
     }
-    let json = read_body(body, action.max_message_bytes).await?;
-    method
-        .request_from_json(&json, action.json)
+    matched
+        .request(parts.uri.query(), &json, action.json)
         .map_err(|error| Failure::gateway(Cause::BadJson, error.to_string()))
 }
 
@@ -270,10 +296,10 @@ fn is_json(content_type: &HeaderValue) -> bool {
         .eq_ignore_ascii_case(b"application/json")
 }
 
-/// The gRPC request for `method` with one message: the downstream's authority and
+/// The gRPC request for the binding's method with one message: the downstream's authority and
 /// forwarding headers, no other header of the HTTP request.
 fn upstream_request(
-    method: &Method,
+    binding: &Binding,
     parts: http::request::Parts,
     downstream: &Downstream,
     message: Bytes,
@@ -285,7 +311,7 @@ fn upstream_request(
     };
     let mut uri = parts.uri.into_parts();
     uri.path_and_query = Some(
-        PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(method.path().as_bytes()))
+        PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(binding.method().path().as_bytes()))
             .unwrap_or_else(|_| PathAndQuery::from_static("/")),
     );
     let mut req = Request::new(body::full(message));

@@ -1,18 +1,25 @@
 use serde_json::{json, Value};
 
-use crate::{JsonOptions, Method, Methods};
+use http::Method as Verb;
 
-/// The methods of `testdata/shop.proto`, compiled as a route's `proto_files` are.
-fn methods() -> Methods {
+use crate::{HttpApi, JsonOptions, Method, Miss};
+
+/// The bindings of `testdata/shop.proto`, compiled as a route's `proto_files` are: every
+/// method at its `POST` gRPC path.
+fn methods() -> HttpApi {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");
     let mut compiler = protox::Compiler::new([dir]).unwrap();
     compiler.include_imports(true);
     compiler.open_file("shop.proto").unwrap();
-    Methods::new(compiler.descriptor_pool())
+    HttpApi::new(compiler.descriptor_pool(), &[], true).unwrap()
 }
 
-fn place(methods: &Methods) -> &Method {
-    methods.get("/test.shop.v1.Shop/Place").unwrap()
+fn method<'a>(api: &'a HttpApi, path: &str) -> &'a Method {
+    api.find(&Verb::POST, path).unwrap().binding.method()
+}
+
+fn place(api: &HttpApi) -> &Method {
+    method(api, "/test.shop.v1.Shop/Place")
 }
 
 /// `json` read as an `Order` and written back.
@@ -38,9 +45,12 @@ fn methods_are_found_by_grpc_path() {
     let methods = methods();
     assert!(place(&methods).is_unary());
     assert_eq!(place(&methods).path(), "/test.shop.v1.Shop/Place");
-    assert!(!methods.get("/test.shop.v1.Shop/Watch").unwrap().is_unary());
-    assert!(methods.get("/test.shop.v1.Shop/Nope").is_none());
-    assert!(methods.get("test.shop.v1.Shop/Place").is_none());
+    assert!(!method(&methods, "/test.shop.v1.Shop/Watch").is_unary());
+    let miss = |path| methods.find(&Verb::POST, path).unwrap_err();
+    assert_eq!(miss("/test.shop.v1.Shop/Nope"), Miss::NotFound);
+    assert_eq!(miss("test.shop.v1.Shop/Place"), Miss::NotFound);
+    let get = methods.find(&Verb::GET, "/test.shop.v1.Shop/Place");
+    assert_eq!(get.unwrap_err(), Miss::WrongVerb(vec![Verb::POST]));
 }
 
 #[test]
@@ -90,7 +100,7 @@ fn well_known_types_have_their_json_forms() {
 #[test]
 fn empty_message_and_empty_body() {
     let methods = methods();
-    let clear = methods.get("/test.shop.v1.Shop/Clear").unwrap();
+    let clear = method(&methods, "/test.shop.v1.Shop/Clear");
     let options = JsonOptions::default();
     assert!(clear.request_from_json(b"", options).unwrap().is_empty());
     assert!(clear.request_from_json(b" \n", options).unwrap().is_empty());
