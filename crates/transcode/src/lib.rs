@@ -4,19 +4,22 @@
 //! from its body, path and query, the reply message as JSON, and a failed call's status
 //! as a `google.rpc.Status` JSON body.
 //!
-//! Owns path templates, the proto3 JSON mapping and its options ([`JsonOptions`]) and
-//! the error body ([`status_json`]). Does not own where descriptors come from
-//! (`yardmaster-config` compiles `.proto` files and reads descriptor sets) nor the HTTP
-//! exchange (the `transcode` route action of `yardmaster-proxy`).
+//! Owns path templates, the proto3 JSON mapping and its options ([`JsonOptions`]), which
+//! headers cross as metadata ([`HeaderForwarding`]) and the error body
+//! ([`status_json`]). Does not own where descriptors come from (`yardmaster-config`
+//! compiles `.proto` files and reads descriptor sets) nor the HTTP exchange (the
+//! `transcode` route action of `yardmaster-proxy`).
 //!
 //! Layout: `http_rule` (rules as written), `path_template` (parsing and matching
 //! templates), `api` (every binding of a route, and finding one for a request),
 //! `request_fields` (the request from path variables, query and body), `method` and
-//! `json_codec` (messages to and from JSON), `status_body` (the error body).
+//! `json_codec` (messages to and from JSON), `metadata` (request headers to metadata,
+//! reply metadata to headers), `status_body` (the error body).
 
 mod api;
 mod http_rule;
 mod json_codec;
+mod metadata;
 mod method;
 mod path_template;
 mod request_fields;
@@ -25,6 +28,7 @@ mod status_body;
 pub use api::{Binding, HttpApi, Matched, Miss, RuleError};
 pub use http_rule::{CustomPattern, HttpRule, RuleProblem};
 pub use json_codec::{JsonError, JsonOptions};
+pub use metadata::{response_headers, HeaderForwarding, METADATA_PREFIX};
 pub use method::Method;
 pub use path_template::PathTemplate;
 pub use prost_reflect::DescriptorPool;

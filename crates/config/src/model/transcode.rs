@@ -35,6 +35,14 @@ pub struct TranscodeConfig {
     /// Methods without a rule answer `POST /package.Service/Method` with a JSON body.
     #[serde(default = "yes")]
     pub post_grpc_paths: bool,
+    /// Request headers passed to the upstream as gRPC metadata: names, or prefixes ending
+    /// in `*`. `Grpc-Metadata-<name>` headers always pass, as `<name>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_headers: Vec<String>,
+    /// A request header that sets the call's deadline as a duration (`250ms`, `2s`),
+    /// besides `grpc-timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_header: Option<String>,
     /// The longest a call may take, end to end; a shorter `grpc-timeout` header wins.
     #[serde(default, with = "duration::option")]
     pub timeout: Option<Duration>,

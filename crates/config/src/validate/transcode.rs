@@ -1,9 +1,10 @@
 //! Rules for the `transcode` action: an HTTP/2 cluster, one source of descriptors, HTTP
-//! rules that parse, sane limits.
+//! rules that parse, forwardable headers, sane limits.
 
 use super::mirror::{check_cluster, MAX_MESSAGE_BYTES};
 use super::Problems;
 use crate::model::{ClusterConfig, TranscodeConfig};
+use yardmaster_transcode::HeaderForwarding;
 
 /// Checks the transcode action at `path` (`listeners[i].routes[j].transcode`).
 pub(super) fn check_transcode(
@@ -39,6 +40,17 @@ pub(super) fn check_transcode(
                 format!("{rule_path}.{key}")
             };
             problems.push((at, message));
+        }
+    }
+    if let Err((i, message)) = HeaderForwarding::new(&transcode.forward_headers) {
+        problems.push((format!("{path}.forward_headers[{i}]"), message));
+    }
+    if let Some(name) = &transcode.timeout_header {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            problems.push((
+                format!("{path}.timeout_header"),
+                format!("{name:?} is not a header name"),
+            ));
         }
     }
     if transcode.timeout.is_some_and(|t| t.is_zero()) {

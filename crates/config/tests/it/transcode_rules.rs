@@ -226,3 +226,21 @@ fn load_binds_annotations_and_rules_and_names_bad_rules() {
         assert!(errors.contains(says), "{errors}\nexpected {says}");
     }
 }
+
+#[test]
+fn forwarded_headers_and_the_timeout_header_must_be_header_names() {
+    let text = with_transcode(
+        "{cluster: a, proto_files: [a.proto], forward_headers: [authorization, content-type, 'bad name'], timeout_header: 'x timeout'}",
+    );
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0]
+            .contains("transcode.forward_headers[1]: \"content-type\" belongs to HTTP or gRPC"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("transcode.timeout_header: \"x timeout\" is not a header name"),
+        "{errors:?}"
+    );
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method as HttpMethod, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
@@ -18,7 +18,9 @@ use yardmaster_cluster::{Cluster, UpstreamBody};
 use yardmaster_config::TranscodeConfig;
 use yardmaster_core::grpc_frame::{Message, MessageDecoder};
 use yardmaster_core::{body, grpc, grpc_timeout, Body, Cause, Fault, GrpcCode};
-use yardmaster_transcode::{status_json, Binding, HttpApi, JsonOptions, Matched, Miss};
+use yardmaster_transcode::{
+    response_headers, status_json, Binding, HeaderForwarding, HttpApi, JsonOptions, Matched, Miss,
+};
 
 use crate::forwarded::{self, Downstream};
 use crate::ProxyBody;
@@ -33,6 +35,9 @@ pub(crate) struct Transcode {
     json: JsonOptions,
     timeout: Option<Duration>,
     max_message_bytes: usize,
+    forwarding: HeaderForwarding,
+    /// A request header with the call's timeout as a duration (`250ms`).
+    timeout_header: Option<HeaderName>,
 }
 
 impl Transcode {
@@ -59,6 +64,15 @@ impl Transcode {
             },
             timeout: config.timeout,
             max_message_bytes: config.max_message_bytes,
+            forwarding: HeaderForwarding::new(&config.forward_headers)
+                .map_err(|(i, message)| format!("forward_headers[{i}]: {message}"))?,
+            timeout_header: match &config.timeout_header {
+                Some(name) => Some(
+                    HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| format!("timeout_header: {name:?} is not a header name"))?,
+                ),
+                None => None,
+            },
         })
     }
 }
@@ -76,6 +90,9 @@ struct Failure {
     fault: Option<Fault>,
     /// The verbs the path takes, for a 405's `Allow`.
     allow: Vec<HttpMethod>,
+    /// The upstream's reply metadata (headers and trailers); boxed, as most failures
+    /// have none.
+    metadata: Option<Box<HeaderMap>>,
 }
 
 impl Failure {
@@ -89,12 +106,14 @@ impl Failure {
             details: None,
             fault: Some(status.fault),
             allow: Vec::new(),
+            metadata: None,
         }
     }
 
-    /// The upstream ended the call with a status other than OK: the HTTP status of
+    /// The upstream ended the call with a status other than OK (in `headers`, the
+    /// trailers or a trailers-only reply's headers): the HTTP status of
     /// `google/rpc/code.proto`'s mapping.
-    fn upstream(code: GrpcCode, headers: &HeaderMap) -> Failure {
+    fn upstream(code: GrpcCode, headers: &HeaderMap, metadata: HeaderMap) -> Failure {
         let message = headers
             .get(grpc::MESSAGE_HEADER)
             .map(grpc::decode_message)
@@ -106,6 +125,7 @@ impl Failure {
             details: headers.get(grpc::STATUS_DETAILS_HEADER).cloned(),
             fault: None,
             allow: Vec::new(),
+            metadata: Some(Box::new(metadata)),
         }
     }
 
@@ -122,6 +142,9 @@ impl Failure {
         let details = self.details.as_ref().map(HeaderValue::as_bytes);
         let body = status_json(self.code, &self.message, details, api.pool());
         let mut response = json_response(self.http, body);
+        if let Some(metadata) = &self.metadata {
+            response_headers(metadata, response.headers_mut());
+        }
         if !self.allow.is_empty() {
             let verbs: Vec<&str> = self.allow.iter().map(HttpMethod::as_str).collect();
             if let Ok(allow) = HeaderValue::from_str(&verbs.join(", ")) {
@@ -149,16 +172,21 @@ pub(crate) async fn transcode(
     downstream: &Downstream,
 ) -> Response<ProxyBody> {
     match call(action, req, downstream).await {
-        Ok(json) => json_response(StatusCode::OK, json),
+        Ok((json, metadata)) => {
+            let mut response = json_response(StatusCode::OK, json);
+            response_headers(&metadata, response.headers_mut());
+            response
+        }
         Err(failure) => failure.response(&action.api),
     }
 }
 
+/// The reply as JSON, with the upstream's metadata.
 async fn call(
     action: &Transcode,
     req: Request<Body>,
     downstream: &Downstream,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<(Vec<u8>, HeaderMap), Failure> {
     let (parts, body) = req.into_parts();
     let matched = find_binding(action, &parts)?;
     let binding = matched.binding;
@@ -166,14 +194,12 @@ async fn call(
     let message = Message::new(&protobuf)
         .map_err(|error| Failure::gateway(Cause::MessageTooLarge, error.to_string()))?;
 
-    // The client's `grpc-timeout`, capped by the route's `timeout`.
-    let client_deadline = parts
-        .headers
-        .get(grpc_timeout::HEADER)
-        .and_then(grpc_timeout::parse)
+    // The client's `grpc-timeout` or timeout header, capped by the route's `timeout`.
+    let client_deadline = client_timeout(action, &parts.headers)?
         .and_then(|timeout| Instant::now().checked_add(timeout));
     let deadline = super::call_deadline(client_deadline, action.timeout);
     let upstream = upstream_request(
+        action,
         binding,
         parts,
         downstream,
@@ -189,7 +215,7 @@ async fn call(
             .map_err(|error| Failure::gateway(error.cause(), error.to_string()))?;
         read_reply(action, response).await
     };
-    let reply = match deadline {
+    let (reply, metadata) = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, exchange)
             .await
             .map_err(|_| {
@@ -199,9 +225,30 @@ async fn call(
             })??,
         None => exchange.await?,
     };
-    binding
+    let json = binding
         .response_to_json(&reply, action.json)
-        .map_err(|message| Failure::gateway(Cause::BadReply, message))
+        .map_err(|message| Failure::gateway(Cause::BadReply, message))?;
+    Ok((json, metadata))
+}
+
+/// The shorter of the request's `grpc-timeout` and the route's timeout header.
+fn client_timeout(action: &Transcode, headers: &HeaderMap) -> Result<Option<Duration>, Failure> {
+    let grpc = headers
+        .get(grpc_timeout::HEADER)
+        .and_then(grpc_timeout::parse);
+    let Some(value) = action.timeout_header.as_ref().and_then(|h| headers.get(h)) else {
+        return Ok(grpc);
+    };
+    let header = value
+        .to_str()
+        .map_err(|e| e.to_string())
+        .and_then(yardmaster_config::duration::parse)
+        .map_err(|message| {
+            let name = action.timeout_header.as_ref().map(HeaderName::as_str);
+            let message = format!("header {}: {message}", name.unwrap_or_default());
+            Failure::gateway(Cause::BadJson, message)
+        })?;
+    Ok(Some(grpc.map_or(header, |grpc| grpc.min(header))))
 }
 
 /// The binding that takes the request's verb and path, if its method is unary.
@@ -299,6 +346,7 @@ fn is_json(content_type: &HeaderValue) -> bool {
 /// The gRPC request for the binding's method with one message: the downstream's authority and
 /// forwarding headers, no other header of the HTTP request.
 fn upstream_request(
+    action: &Transcode,
     binding: &Binding,
     parts: http::request::Parts,
     downstream: &Downstream,
@@ -327,6 +375,7 @@ fn upstream_request(
         HeaderValue::from_static(grpc::CONTENT_TYPE_PREFIX),
     );
     headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    action.forwarding.request_metadata(&parts.headers, headers);
     forwarded::add_request_headers(headers, downstream, original_host, parts.version);
     if let Some(deadline) = deadline {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -335,18 +384,19 @@ fn upstream_request(
     req
 }
 
-/// The one reply message of a unary call, or the status it ended with.
+/// The one reply message of a unary call with the reply's metadata (headers and
+/// trailers), or the status it ended with.
 async fn read_reply(
     action: &Transcode,
     response: Response<UpstreamBody>,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<(Vec<u8>, HeaderMap), Failure> {
     let (parts, mut body) = response.into_parts();
     if let Some(code) = GrpcCode::from_headers(&parts.headers) {
         // Trailers-only: the status without a message.
         return Err(if code == GrpcCode::Ok {
             Failure::gateway(Cause::BadReply, "the upstream sent no reply message")
         } else {
-            Failure::upstream(code, &parts.headers)
+            Failure::upstream(code, &parts.headers, parts.headers.clone())
         });
     }
     if parts.status != StatusCode::OK || !grpc::is_grpc(&parts.headers) {
@@ -366,11 +416,13 @@ async fn read_reply(
             Ok(data) => data,
             Err(frame) => {
                 let trailers = frame.into_trailers().unwrap_or_default();
+                let mut metadata = parts.headers;
+                metadata.extend(trailers.iter().map(|(n, v)| (n.clone(), v.clone())));
                 return match GrpcCode::from_headers(&trailers) {
-                    Some(GrpcCode::Ok) => reply.ok_or_else(|| {
+                    Some(GrpcCode::Ok) => reply.map(|reply| (reply, metadata)).ok_or_else(|| {
                         Failure::gateway(Cause::BadReply, "the upstream sent no reply message")
                     }),
-                    Some(code) => Err(Failure::upstream(code, &trailers)),
+                    Some(code) => Err(Failure::upstream(code, &trailers, metadata)),
                     None => Err(Failure::gateway(
                         Cause::MissingStatus,
                         "reply trailers without grpc-status",

@@ -491,3 +491,76 @@ async fn the_transcoding_example_serves_its_requests() {
         assert_eq!(json_of(&reply), want, "{shown}");
     }
 }
+
+#[tokio::test]
+async fn headers_cross_as_metadata_both_ways_and_set_the_deadline() {
+    let upstream = TestUpstream::echo("meta").await;
+    let options = r#", forward_headers: [x-echo-tenant, "x-trailer-*"], timeout_header: x-timeout"#;
+    let gateway = gateway(upstream.addr(), options).await;
+    let addr = gateway.addr();
+    let with_headers = |body: &str, headers: &[(&'static str, &'static str)]| {
+        let mut req = post(UNARY, None, body);
+        for (name, value) in headers {
+            req.headers_mut()
+                .insert(*name, http::HeaderValue::from_static(value));
+        }
+        req
+    };
+    // The echo upstream answers request metadata `x-echo-*` with response metadata of the
+    // same name: the allowed header and the `Grpc-Metadata-` one arrive, the other not.
+    let req = with_headers(
+        r#"{"message": "m"}"#,
+        &[
+            ("x-echo-tenant", "7"),
+            ("x-echo-secret", "no"),
+            ("grpc-metadata-x-echo-trace", "t1"),
+        ],
+    );
+    let reply = http1_send(addr, req).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let header = |name: &str| {
+        reply
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(header("grpc-metadata-x-echo-tenant").as_deref(), Some("7"));
+    assert_eq!(header("grpc-metadata-x-echo-trace").as_deref(), Some("t1"));
+    assert_eq!(header("grpc-metadata-x-echo-secret"), None);
+    assert_eq!(header("grpc-metadata-content-type"), None);
+
+    // A failure's trailers come back as headers too (`x-trailer-*` by prefix).
+    let req = with_headers(
+        r#"{"failCode": 8, "failMessage": "slow down"}"#,
+        &[("x-trailer-retry-after", "3")],
+    );
+    let reply = http1_send(addr, req).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        reply
+            .headers
+            .get("grpc-metadata-x-trailer-retry-after")
+            .unwrap(),
+        "3"
+    );
+    assert_eq!(reply.headers.get("grpc-metadata-grpc-status"), None);
+
+    // The timeout header is a deadline; a value that is not a duration is 400.
+    let reply = http1_send(
+        addr,
+        with_headers(r#"{"delayMs": 2000}"#, &[("x-timeout", "100ms")]),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        reply.text()
+    );
+    let reply = http1_send(addr, with_headers("{}", &[("x-timeout", "soon")])).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(json_of(&reply)["message"]
+        .as_str()
+        .unwrap()
+        .contains("x-timeout"));
+}
