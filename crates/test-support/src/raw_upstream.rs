@@ -93,6 +93,16 @@ impl RawBody {
     }
 }
 
+impl RawBody {
+    /// `data` as one DATA frame each, the last one ending the stream: no trailers, as a
+    /// peer that stops in the middle of a call.
+    pub fn without_trailers(data: impl IntoIterator<Item = Bytes>) -> RawBody {
+        RawBody {
+            frames: data.into_iter().map(Frame::data).collect(),
+        }
+    }
+}
+
 impl Body for RawBody {
     type Data = Bytes;
     type Error = Infallible;

@@ -1,8 +1,8 @@
 //! HTTP/JSON to gRPC transcoding from descriptors loaded at run time: which method and
 //! binding a request's verb and path name (`google.api.http` rules from annotations or
 //! the configuration file, and `POST /package.Service/Method`), the request message
-//! from its body, path and query, the reply message as JSON, and a failed call's status
-//! as a `google.rpc.Status` JSON body.
+//! from its body, path and query, the reply message (or stream of them) as JSON, and a
+//! failed call's status as a `google.rpc.Status` JSON body.
 //!
 //! Owns path templates, the proto3 JSON mapping and its options ([`JsonOptions`]), which
 //! headers cross as metadata ([`HeaderForwarding`]) and the error body
@@ -14,7 +14,8 @@
 //! templates), `api` (every binding of a route, and finding one for a request),
 //! `request_fields` (the request from path variables, query and body), `method` and
 //! `json_codec` (messages to and from JSON), `metadata` (request headers to metadata,
-//! reply metadata to headers), `status_body` (the error body).
+//! reply metadata to headers), `status_body` (the error body), `stream_format` (reply
+//! streams as NDJSON or Server-Sent Events).
 
 mod api;
 mod http_rule;
@@ -24,6 +25,7 @@ mod method;
 mod path_template;
 mod request_fields;
 mod status_body;
+mod stream_format;
 
 pub use api::{Binding, HttpApi, Matched, Miss, RuleError};
 pub use http_rule::{CustomPattern, HttpRule, RuleProblem};
@@ -33,3 +35,4 @@ pub use method::Method;
 pub use path_template::PathTemplate;
 pub use prost_reflect::DescriptorPool;
 pub use status_body::status_json;
+pub use stream_format::StreamFormat;

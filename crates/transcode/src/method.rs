@@ -29,6 +29,16 @@ impl Method {
         !self.descriptor.is_client_streaming() && !self.descriptor.is_server_streaming()
     }
 
+    /// Whether the reply is a stream of messages.
+    pub fn is_server_streaming(&self) -> bool {
+        self.descriptor.is_server_streaming()
+    }
+
+    /// Whether the request is a stream of messages.
+    pub fn is_client_streaming(&self) -> bool {
+        self.descriptor.is_client_streaming()
+    }
+
     pub(crate) fn descriptor(&self) -> &MethodDescriptor {
         &self.descriptor
     }

@@ -19,11 +19,14 @@ use yardmaster_config::TranscodeConfig;
 use yardmaster_core::grpc_frame::{Message, MessageDecoder};
 use yardmaster_core::{body, grpc, grpc_timeout, Body, Cause, Fault, GrpcCode};
 use yardmaster_transcode::{
-    response_headers, status_json, Binding, HeaderForwarding, HttpApi, JsonOptions, Matched, Miss,
+    response_headers, status_json, Binding, DescriptorPool, HeaderForwarding, HttpApi, JsonOptions,
+    Matched, Miss, StreamFormat,
 };
 
 use crate::forwarded::{self, Downstream};
 use crate::ProxyBody;
+
+mod reply_stream;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -129,7 +132,8 @@ impl Failure {
         }
     }
 
-    fn response(self, api: &HttpApi) -> Response<ProxyBody> {
+    /// Logs the failure and writes its `google.rpc.Status` JSON body.
+    fn status_body(&self, pool: &DescriptorPool) -> Vec<u8> {
         match self.fault {
             Some(Fault::Upstream) => {
                 tracing::warn!(error = %self.message, "transcoded call failed")
@@ -140,7 +144,11 @@ impl Failure {
             None => {}
         }
         let details = self.details.as_ref().map(HeaderValue::as_bytes);
-        let body = status_json(self.code, &self.message, details, api.pool());
+        status_json(self.code, &self.message, details, pool)
+    }
+
+    fn response(self, api: &HttpApi) -> Response<ProxyBody> {
+        let body = self.status_body(api.pool());
         let mut response = json_response(self.http, body);
         if let Some(metadata) = &self.metadata {
             response_headers(metadata, response.headers_mut());
@@ -172,24 +180,25 @@ pub(crate) async fn transcode(
     downstream: &Downstream,
 ) -> Response<ProxyBody> {
     match call(action, req, downstream).await {
-        Ok((json, metadata)) => {
-            let mut response = json_response(StatusCode::OK, json);
-            response_headers(&metadata, response.headers_mut());
-            response
-        }
+        Ok(response) => response,
         Err(failure) => failure.response(&action.api),
     }
 }
 
-/// The reply as JSON, with the upstream's metadata.
+/// The reply as JSON with the upstream's metadata as headers, or for a server-streaming
+/// method the reply stream, as NDJSON or Server-Sent Events by the request's `Accept`.
 async fn call(
     action: &Transcode,
     req: Request<Body>,
     downstream: &Downstream,
-) -> Result<(Vec<u8>, HeaderMap), Failure> {
+) -> Result<Response<ProxyBody>, Failure> {
     let (parts, body) = req.into_parts();
     let matched = find_binding(action, &parts)?;
     let binding = matched.binding;
+    let stream_format = binding
+        .method()
+        .is_server_streaming()
+        .then(|| StreamFormat::from_accept(parts.headers.get(header::ACCEPT)));
     let protobuf = read_request(action, &matched, &parts, body).await?;
     let message = Message::new(&protobuf)
         .map_err(|error| Failure::gateway(Cause::MessageTooLarge, error.to_string()))?;
@@ -213,22 +222,38 @@ async fn call(
             .call(upstream, client)
             .await
             .map_err(|error| Failure::gateway(error.cause(), error.to_string()))?;
-        read_reply(action, response).await
+        match stream_format {
+            Some(format) => {
+                reply_stream::respond(action, binding, response, format, deadline).await
+            }
+            None => unary_reply(action, binding, response).await,
+        }
     };
-    let (reply, metadata) = match deadline {
+    match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, exchange)
             .await
             .map_err(|_| {
                 let cluster = action.cluster.name();
                 let message = format!("deadline exceeded before cluster {cluster:?} answered");
                 Failure::gateway(Cause::DeadlineExceeded, message)
-            })??,
-        None => exchange.await?,
-    };
+            })?,
+        None => exchange.await,
+    }
+}
+
+/// The one reply message as JSON, with the reply's metadata as headers.
+async fn unary_reply(
+    action: &Transcode,
+    binding: &Binding,
+    response: Response<UpstreamBody>,
+) -> Result<Response<ProxyBody>, Failure> {
+    let (reply, metadata) = read_reply(action, response).await?;
     let json = binding
         .response_to_json(&reply, action.json)
         .map_err(|message| Failure::gateway(Cause::BadReply, message))?;
-    Ok((json, metadata))
+    let mut response = json_response(StatusCode::OK, json);
+    response_headers(&metadata, response.headers_mut());
+    Ok(response)
 }
 
 /// The shorter of the request's `grpc-timeout` and the route's timeout header.
@@ -251,7 +276,8 @@ fn client_timeout(action: &Transcode, headers: &HeaderMap) -> Result<Option<Dura
     Ok(Some(grpc.map_or(header, |grpc| grpc.min(header))))
 }
 
-/// The binding that takes the request's verb and path, if its method is unary.
+/// The binding that takes the request's verb and path, if its method takes one request
+/// message (unary or server streaming).
 fn find_binding<'a>(
     action: &'a Transcode,
     parts: &http::request::Parts,
@@ -276,9 +302,9 @@ fn find_binding<'a>(
             Miss::BadPath(message) => Failure::gateway(Cause::BadJson, message),
         })?;
     let method = matched.binding.method();
-    if !method.is_unary() {
+    if method.is_client_streaming() {
         let message = format!(
-            "{} is a streaming method; HTTP/JSON carries unary methods",
+            "{} is a client-streaming method; HTTP/JSON carries unary and server-streaming methods",
             method.path()
         );
         return Err(Failure::gateway(Cause::StreamingMethod, message));

@@ -6,9 +6,12 @@
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
 use http_body_util::Full;
+use prost::Message as _;
 use serde_json::{json, Value};
+use yardmaster_demo::pb::EchoReply;
 use yardmaster_test_support::{
-    h2_send, http1_send, HttpReply, RefusingPort, TestGateway, TestUpstream,
+    grpc_frame, h2_send, http1_send, HttpReply, RawBody, RawGrpcUpstream, RefusingPort,
+    TestGateway, TestUpstream,
 };
 
 const ECHO_PROTO: &str = concat!(
@@ -158,9 +161,9 @@ async fn bad_requests_get_clear_client_errors_and_the_gateway_keeps_serving() {
             "no binding of the route takes /yardmaster.demo.v1.Echo/Nope",
         ),
         (
-            post("/yardmaster.demo.v1.Echo/ServerStream", None, "{}"),
+            post("/yardmaster.demo.v1.Echo/ClientStream", None, "{}"),
             StatusCode::NOT_IMPLEMENTED,
-            "streaming method",
+            "client-streaming method",
         ),
         (
             Request::get(UNARY).body(Full::new(Bytes::new())).unwrap(),
@@ -490,6 +493,10 @@ async fn the_transcoding_example_serves_its_requests() {
         let reply = http1_send(addr, req).await;
         assert_eq!(json_of(&reply), want, "{shown}");
     }
+    let stream = r#"{"message": "tick", "count": 3, "delayMs": 50}"#;
+    let reply = http1_send(addr, request(Method::POST, SERVER_STREAM, stream)).await;
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/x-ndjson");
+    assert_eq!(reply.text().lines().count(), 3, "{}", reply.text());
 }
 
 #[tokio::test]
@@ -563,4 +570,189 @@ async fn headers_cross_as_metadata_both_ways_and_set_the_deadline() {
         .as_str()
         .unwrap()
         .contains("x-timeout"));
+}
+
+/// Sends `req` over HTTP/1.1 and returns the response with its body still streaming.
+async fn open_stream(
+    addr: std::net::SocketAddr,
+    req: Request<Full<Bytes>>,
+) -> (
+    http::response::Parts,
+    hyper::body::Incoming,
+    tokio::task::JoinHandle<()>,
+) {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut req = req;
+    req.headers_mut()
+        .insert(header::HOST, http::HeaderValue::from_static("gateway"));
+    let (parts, body) = sender.send_request(req).await.unwrap().into_parts();
+    (parts, body, task)
+}
+
+/// The body's lines (NDJSON) or events (SSE, split on blank lines), read to the end.
+async fn read_all(body: hyper::body::Incoming) -> String {
+    use http_body_util::BodyExt;
+    let bytes = tokio::time::timeout(std::time::Duration::from_secs(20), body.collect())
+        .await
+        .expect("the stream ends")
+        .unwrap()
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+const SERVER_STREAM: &str = "/yardmaster.demo.v1.Echo/ServerStream";
+
+#[tokio::test]
+async fn server_streams_are_ndjson_or_server_sent_events() {
+    let upstream = TestUpstream::echo("stream").await;
+    let gateway = gateway(upstream.addr(), "").await;
+    let addr = gateway.addr();
+
+    let (parts, body, _task) = open_stream(
+        addr,
+        post(SERVER_STREAM, None, r#"{"message": "s", "count": 3}"#),
+    )
+    .await;
+    assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(parts.headers[header::CONTENT_TYPE], "application/x-ndjson");
+    let lines: Vec<Value> = read_all(body)
+        .await
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            json!({"result": {"message": "s", "servedBy": "stream"}}),
+            json!({"result": {"message": "s", "servedBy": "stream", "index": 1}}),
+            json!({"result": {"message": "s", "servedBy": "stream", "index": 2}}),
+        ]
+    );
+
+    let mut req = post(SERVER_STREAM, None, r#"{"message": "e", "count": 2}"#);
+    req.headers_mut().insert(
+        header::ACCEPT,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    let (parts, body, _task) = open_stream(addr, req).await;
+    assert_eq!(parts.headers[header::CONTENT_TYPE], "text/event-stream");
+    assert_eq!(
+        read_all(body).await,
+        "data: {\"message\":\"e\",\"servedBy\":\"stream\"}\n\n\
+         data: {\"message\":\"e\",\"servedBy\":\"stream\",\"index\":1}\n\n"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_midway_ends_with_its_status() {
+    let upstream = TestUpstream::echo("stream-fail").await;
+    let failing_gateway = gateway(upstream.addr(), "").await;
+    let addr = failing_gateway.addr();
+    let failing = r#"{"count": 5, "failAfter": 2, "failCode": 14, "failMessage": "gone"}"#;
+
+    let (parts, body, _task) = open_stream(addr, post(SERVER_STREAM, None, failing)).await;
+    assert_eq!(parts.status, StatusCode::OK);
+    let text = read_all(body).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(lines[2]).unwrap(),
+        json!({"error": {"code": 14, "message": "gone", "details": []}})
+    );
+
+    let mut req = post(SERVER_STREAM, None, failing);
+    req.headers_mut().insert(
+        header::ACCEPT,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    let (_, body, _task) = open_stream(addr, req).await;
+    let text = read_all(body).await;
+    let (_, last_event) = text.trim_end().rsplit_once("\n\n").unwrap();
+    let status = last_event.strip_prefix("event: error\ndata: ").unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(status).unwrap(),
+        json!({"code": 14, "message": "gone", "details": []}),
+        "{text}"
+    );
+
+    // Failing before any reply is an ordinary error response with the mapped status.
+    let reply = http1_send(
+        addr,
+        post(
+            SERVER_STREAM,
+            None,
+            r#"{"failCode": 5, "failMessage": "none"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text());
+    assert_eq!(json_of(&reply)["code"], 5);
+
+    // An upstream that stops mid-stream without a status: the stream still ends with
+    // one, not silently.
+    let cut = RawGrpcUpstream::start(|_| {
+        let reply = EchoReply {
+            message: "partial".to_owned(),
+            ..EchoReply::default()
+        };
+        let mut response = http::Response::new(RawBody::without_trailers([grpc_frame(
+            &reply.encode_to_vec(),
+        )]));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        response
+    })
+    .await;
+    let cut_gateway = gateway(cut.addr(), "").await;
+    let (_, body, _task) = open_stream(cut_gateway.addr(), post(SERVER_STREAM, None, "{}")).await;
+    let text = read_all(body).await;
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], json!({"result": {"message": "partial"}}));
+    assert_eq!(lines[1]["error"]["code"], 13, "{text}");
+}
+
+#[tokio::test]
+async fn replies_are_written_as_they_arrive() {
+    let upstream = TestUpstream::echo("stream-live").await;
+    let gateway = gateway(upstream.addr(), "").await;
+    // Two replies 1.5 s apart: the first is out while the second is still to come.
+    let (_, mut body, _task) = open_stream(
+        gateway.addr(),
+        post(
+            SERVER_STREAM,
+            None,
+            r#"{"message": "live", "count": 2, "delayMs": 1500}"#,
+        ),
+    )
+    .await;
+    use http_body_util::BodyExt;
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+        .await
+        .expect("the first reply arrives")
+        .unwrap()
+        .unwrap()
+        .into_data()
+        .unwrap();
+    assert!(
+        first.starts_with(b"{\"result\":{\"message\":\"live\""),
+        "{first:?}"
+    );
+    let second = tokio::time::timeout(std::time::Duration::from_millis(500), body.frame()).await;
+    assert!(
+        second.is_err(),
+        "the second reply came with the first: buffered"
+    );
 }
