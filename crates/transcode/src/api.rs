@@ -3,6 +3,7 @@
 //! annotations, and `POST /package.Service/Method` for methods with neither.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use http::Method as HttpMethod;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDescriptor};
@@ -53,11 +54,12 @@ impl Binding {
     }
 }
 
-/// A binding that matches a request, with its path variables' values.
-#[derive(Debug)]
-pub struct Matched<'a> {
+/// A binding that matches a request, with its path variables' values. Owned, so that a
+/// streaming request can build each of its messages after the call has started.
+#[derive(Clone, Debug)]
+pub struct Matched {
     /// The binding.
-    pub binding: &'a Binding,
+    pub binding: Arc<Binding>,
     /// Each variable's decoded value, in the order of `binding.variables`.
     pub(crate) values: Vec<String>,
 }
@@ -87,7 +89,7 @@ pub struct RuleError {
 #[derive(Clone, Debug)]
 pub struct HttpApi {
     pool: DescriptorPool,
-    bindings: Vec<Binding>,
+    bindings: Vec<Arc<Binding>>,
 }
 
 impl HttpApi {
@@ -155,6 +157,7 @@ impl HttpApi {
             }
         }
         check_conflicts(&bindings)?;
+        let bindings = bindings.into_iter().map(Arc::new).collect();
         Ok(HttpApi { pool, bindings })
     }
 
@@ -164,11 +167,11 @@ impl HttpApi {
     /// # Errors
     ///
     /// [`Miss`] says whether the path is unknown, wants another verb, or is badly encoded.
-    pub fn find(&self, verb: &HttpMethod, path: &str) -> Result<Matched<'_>, Miss> {
+    pub fn find(&self, verb: &HttpMethod, path: &str) -> Result<Matched, Miss> {
         let Some(request) = RequestPath::new(path) else {
             return Err(Miss::NotFound);
         };
-        let mut best: Option<(&Binding, Vec<String>)> = None;
+        let mut best: Option<(&Arc<Binding>, Vec<String>)> = None;
         let mut other_verbs = Vec::new();
         for binding in &self.bindings {
             let Some(values) = binding.template.matches(&request) else {
@@ -200,7 +203,10 @@ impl HttpApi {
             .map(|(i, value)| percent_decode(value, binding.template.is_multi_segment(i)))
             .collect::<Result<_, _>>()
             .map_err(Miss::BadPath)?;
-        Ok(Matched { binding, values })
+        Ok(Matched {
+            binding: Arc::clone(binding),
+            values,
+        })
     }
 
     /// The descriptors the bindings come from.
@@ -209,8 +215,8 @@ impl HttpApi {
     }
 
     /// Every binding, in the order of the descriptors' services and methods.
-    pub fn bindings(&self) -> &[Binding] {
-        &self.bindings
+    pub fn bindings(&self) -> impl Iterator<Item = &Binding> {
+        self.bindings.iter().map(|binding| &**binding)
     }
 }
 

@@ -154,7 +154,7 @@ fn error(path: impl Into<String>, message: impl Into<String>) -> JsonError {
     }
 }
 
-impl Matched<'_> {
+impl Matched {
     /// The request message, encoded as protobuf, from the body as the binding says, the
     /// path variables and `query` (fields by `.proto` or JSON name, nested with `.`, a
     /// repeated field by repeating the parameter). A path variable wins over the body.
@@ -170,7 +170,7 @@ impl Matched<'_> {
         body: &[u8],
         options: JsonOptions,
     ) -> Result<Vec<u8>, JsonError> {
-        let binding = self.binding;
+        let binding = &*self.binding;
         let method = binding.method();
         let query = query.filter(|q| !q.is_empty());
         if binding.is_plain() && query.is_none() {

@@ -27,6 +27,7 @@ use crate::forwarded::{self, Downstream};
 use crate::ProxyBody;
 
 mod reply_stream;
+mod request_stream;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -194,27 +195,34 @@ async fn call(
 ) -> Result<Response<ProxyBody>, Failure> {
     let (parts, body) = req.into_parts();
     let matched = find_binding(action, &parts)?;
-    let binding = matched.binding;
+    let binding = &*matched.binding;
     let stream_format = binding
         .method()
         .is_server_streaming()
         .then(|| StreamFormat::from_accept(parts.headers.get(header::ACCEPT)));
-    let protobuf = read_request(action, &matched, &parts, body).await?;
-    let message = Message::new(&protobuf)
-        .map_err(|error| Failure::gateway(Cause::MessageTooLarge, error.to_string()))?;
+    let request_failure = request_stream::FailureSlot::default();
+    let request_body = if binding.method().is_client_streaming() {
+        check_content_type(&parts.headers, true)?;
+        request_stream::body(
+            matched.clone(),
+            parts.uri.query().map(str::to_owned),
+            body,
+            action.json,
+            action.max_message_bytes,
+            request_failure.clone(),
+        )
+    } else {
+        let protobuf = read_request(action, &matched, &parts, body).await?;
+        let message = Message::new(&protobuf)
+            .map_err(|error| Failure::gateway(Cause::MessageTooLarge, error.to_string()))?;
+        body::full(message.framed().clone())
+    };
 
     // The client's `grpc-timeout` or timeout header, capped by the route's `timeout`.
     let client_deadline = client_timeout(action, &parts.headers)?
         .and_then(|timeout| Instant::now().checked_add(timeout));
     let deadline = super::call_deadline(client_deadline, action.timeout);
-    let upstream = upstream_request(
-        action,
-        binding,
-        parts,
-        downstream,
-        message.framed().clone(),
-        deadline,
-    );
+    let upstream = upstream_request(action, binding, parts, downstream, request_body, deadline);
     let client = downstream.client.ip();
     let exchange = async {
         let response = action
@@ -224,20 +232,27 @@ async fn call(
             .map_err(|error| Failure::gateway(error.cause(), error.to_string()))?;
         match stream_format {
             Some(format) => {
-                reply_stream::respond(action, binding, response, format, deadline).await
+                let failure = request_failure.clone();
+                reply_stream::respond(action, binding, response, format, deadline, failure).await
             }
             None => unary_reply(action, binding, response).await,
         }
     };
-    match deadline {
+    let result = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, exchange)
             .await
             .map_err(|_| {
                 let cluster = action.cluster.name();
                 let message = format!("deadline exceeded before cluster {cluster:?} answered");
                 Failure::gateway(Cause::DeadlineExceeded, message)
-            })?,
+            })
+            .and_then(|result| result),
         None => exchange.await,
+    };
+    // A request stream that went wrong explains the call's end better than the upstream.
+    match request_failure.take() {
+        Some(failure) => Err(failure),
+        None => result,
     }
 }
 
@@ -276,12 +291,8 @@ fn client_timeout(action: &Transcode, headers: &HeaderMap) -> Result<Option<Dura
     Ok(Some(grpc.map_or(header, |grpc| grpc.min(header))))
 }
 
-/// The binding that takes the request's verb and path, if its method takes one request
-/// message (unary or server streaming).
-fn find_binding<'a>(
-    action: &'a Transcode,
-    parts: &http::request::Parts,
-) -> Result<Matched<'a>, Failure> {
+/// The binding that takes the request's verb and path.
+fn find_binding(action: &Transcode, parts: &http::request::Parts) -> Result<Matched, Failure> {
     let path = parts.uri.path();
     let matched = action
         .api
@@ -301,14 +312,6 @@ fn find_binding<'a>(
             }
             Miss::BadPath(message) => Failure::gateway(Cause::BadJson, message),
         })?;
-    let method = matched.binding.method();
-    if method.is_client_streaming() {
-        let message = format!(
-            "{} is a client-streaming method; HTTP/JSON carries unary and server-streaming methods",
-            method.path()
-        );
-        return Err(Failure::gateway(Cause::StreamingMethod, message));
-    }
     Ok(matched)
 }
 
@@ -316,19 +319,13 @@ fn find_binding<'a>(
 /// variables and the query, as the binding says.
 async fn read_request(
     action: &Transcode,
-    matched: &Matched<'_>,
+    matched: &Matched,
     parts: &http::request::Parts,
     body: Body,
 ) -> Result<Vec<u8>, Failure> {
     let json = read_body(body, action.max_message_bytes).await?;
     if !json.iter().all(u8::is_ascii_whitespace) {
-        if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
-            if !is_json(content_type) {
-                let shown = String::from_utf8_lossy(content_type.as_bytes()).into_owned();
-                let message = format!("the body must be application/json, not {shown:?}");
-                return Err(Failure::gateway(Cause::NotJson, message));
-            }
-        }
+        check_content_type(&parts.headers, false)?;
     }
     matched
         .request(parts.uri.query(), &json, action.json)
@@ -357,16 +354,30 @@ async fn read_body(mut body: Body, max: usize) -> Result<BytesMut, Failure> {
     Ok(json)
 }
 
-/// `application/json`, with or without parameters (`; charset=utf-8`).
-fn is_json(content_type: &HeaderValue) -> bool {
+/// Refuses a body that says it is not JSON: `application/json` (and, for a request
+/// stream, `application/x-ndjson`), with or without parameters, or no `Content-Type`.
+fn check_content_type(headers: &HeaderMap, stream: bool) -> Result<(), Failure> {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
     let essence = content_type
         .as_bytes()
         .split(|b| *b == b';')
         .next()
-        .unwrap_or_default();
-    essence
-        .trim_ascii()
-        .eq_ignore_ascii_case(b"application/json")
+        .unwrap_or_default()
+        .trim_ascii();
+    let json = essence.eq_ignore_ascii_case(b"application/json");
+    if json || (stream && essence.eq_ignore_ascii_case(b"application/x-ndjson")) {
+        return Ok(());
+    }
+    let shown = String::from_utf8_lossy(content_type.as_bytes()).into_owned();
+    let wanted = if stream {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
+    let message = format!("the body must be {wanted}, not {shown:?}");
+    Err(Failure::gateway(Cause::NotJson, message))
 }
 
 /// The gRPC request for the binding's method with one message: the downstream's authority and
@@ -376,7 +387,7 @@ fn upstream_request(
     binding: &Binding,
     parts: http::request::Parts,
     downstream: &Downstream,
-    message: Bytes,
+    message: Body,
     deadline: Option<Instant>,
 ) -> Request<Body> {
     let original_host = match parts.uri.authority() {
@@ -388,7 +399,7 @@ fn upstream_request(
         PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(binding.method().path().as_bytes()))
             .unwrap_or_else(|_| PathAndQuery::from_static("/")),
     );
-    let mut req = Request::new(body::full(message));
+    let mut req = Request::new(message);
     *req.method_mut() = HttpMethod::POST;
     *req.uri_mut() = Uri::from_parts(uri).unwrap_or_default();
     *req.version_mut() = parts.version;

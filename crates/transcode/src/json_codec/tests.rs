@@ -14,11 +14,15 @@ fn methods() -> HttpApi {
     HttpApi::new(compiler.descriptor_pool(), &[], true).unwrap()
 }
 
-fn method<'a>(api: &'a HttpApi, path: &str) -> &'a Method {
-    api.find(&Verb::POST, path).unwrap().binding.method()
+fn method(api: &HttpApi, path: &str) -> Method {
+    api.find(&Verb::POST, path)
+        .unwrap()
+        .binding
+        .method()
+        .clone()
 }
 
-fn place(api: &HttpApi) -> &Method {
+fn place(api: &HttpApi) -> Method {
     method(api, "/test.shop.v1.Shop/Place")
 }
 

@@ -161,11 +161,6 @@ async fn bad_requests_get_clear_client_errors_and_the_gateway_keeps_serving() {
             "no binding of the route takes /yardmaster.demo.v1.Echo/Nope",
         ),
         (
-            post("/yardmaster.demo.v1.Echo/ClientStream", None, "{}"),
-            StatusCode::NOT_IMPLEMENTED,
-            "client-streaming method",
-        ),
-        (
             Request::get(UNARY).body(Full::new(Bytes::new())).unwrap(),
             StatusCode::METHOD_NOT_ALLOWED,
             "takes POST, not GET",
@@ -755,4 +750,130 @@ async fn replies_are_written_as_they_arrive() {
         second.is_err(),
         "the second reply came with the first: buffered"
     );
+}
+
+const CLIENT_STREAM: &str = "/yardmaster.demo.v1.Echo/ClientStream";
+const BIDI: &str = "/yardmaster.demo.v1.Echo/Bidi";
+
+#[tokio::test]
+async fn client_streams_are_ndjson_request_bodies() {
+    let upstream = TestUpstream::echo("client-stream").await;
+    let gateway = gateway(upstream.addr(), ", max_message_bytes: 64").await;
+    let addr = gateway.addr();
+    let lines = "{\"message\": \"a\"}\n\n{\"message\": \"b\"}\n{\"message\": \"c\"}";
+    let reply = http1_send(
+        addr,
+        post(CLIENT_STREAM, Some("application/x-ndjson"), lines),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        json_of(&reply),
+        json!({"message": "a,b,c", "received": 3, "servedBy": "client-stream"})
+    );
+    // Bidirectional: one reply line per request line.
+    let reply = h2_send(
+        addr,
+        post(BIDI, None, "{\"message\": \"x\"}\n{\"message\": \"y\"}\n"),
+    )
+    .await;
+    let replies: Vec<Value> = reply
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(replies.len(), 2, "{}", reply.text());
+    assert_eq!(replies[1]["result"]["message"], "y");
+
+    // A bad line is the client's error, named by its line; so is one over the limit.
+    let reply = http1_send(
+        addr,
+        post(
+            CLIENT_STREAM,
+            None,
+            "{\"message\": \"a\"}\n{\"count\": \"x\"}\n",
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    let message = json_of(&reply)["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("line 2 of the request") && message.contains("count"),
+        "{message}"
+    );
+    let long = format!("{{\"message\": \"{}\"}}\n", "a".repeat(100));
+    let reply = http1_send(addr, post(CLIENT_STREAM, None, &long)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text()
+    );
+    let reply = http1_send(addr, post(CLIENT_STREAM, Some("text/csv"), "a,b\n")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{}",
+        reply.text()
+    );
+    let reply = http1_send(addr, post(UNARY, None, r#"{"message": "still here"}"#)).await;
+    assert_eq!(json_of(&reply)["message"], "still here");
+}
+
+#[tokio::test]
+async fn a_bidirectional_call_answers_each_line_as_it_comes() {
+    use http_body_util::BodyExt;
+    let upstream = TestUpstream::echo("bidi-live").await;
+    let gateway = gateway(upstream.addr(), "").await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<
+        Result<hyper::body::Frame<Bytes>, std::convert::Infallible>,
+    >(4);
+    let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let stream = tokio::net::TcpStream::connect(gateway.addr())
+        .await
+        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let _connection = tokio::spawn(connection);
+    let req = Request::post(BIDI)
+        .header(header::HOST, "gateway")
+        .body(body)
+        .unwrap();
+    tx.send(Ok(hyper::body::Frame::data(Bytes::from_static(
+        b"{\"message\": \"one\"}\n",
+    ))))
+    .await
+    .unwrap();
+    let within = std::time::Duration::from_secs(10);
+    // The reply to the first line comes while the request is still open.
+    let response = tokio::time::timeout(within, sender.send_request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let first = tokio::time::timeout(within, body.frame())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(first
+        .data_ref()
+        .unwrap()
+        .starts_with(b"{\"result\":{\"message\":\"one\""));
+    tx.send(Ok(hyper::body::Frame::data(Bytes::from_static(
+        b"{\"message\": \"two\"}\n",
+    ))))
+    .await
+    .unwrap();
+    drop(tx);
+    let rest = tokio::time::timeout(within, body.collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    let rest: Value = serde_json::from_slice(rest.trim_ascii()).unwrap();
+    assert_eq!(rest["result"]["message"], "two");
 }

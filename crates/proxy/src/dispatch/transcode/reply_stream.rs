@@ -15,6 +15,7 @@ use yardmaster_core::grpc_frame::MessageDecoder;
 use yardmaster_core::{body, grpc, BoxError, Cause, GrpcCode};
 use yardmaster_transcode::{response_headers, Binding, DescriptorPool, JsonOptions, StreamFormat};
 
+use super::request_stream::FailureSlot;
 use super::{Failure, Transcode};
 use crate::ProxyBody;
 
@@ -27,6 +28,7 @@ pub(super) async fn respond(
     response: Response<UpstreamBody>,
     format: StreamFormat,
     deadline: Option<Instant>,
+    request_failure: FailureSlot,
 ) -> Result<Response<ProxyBody>, Failure> {
     let (parts, body) = response.into_parts();
     let trailers_only = GrpcCode::from_headers(&parts.headers);
@@ -52,6 +54,7 @@ pub(super) async fn respond(
         pool: action.api.pool().clone(),
         format,
         deadline,
+        request_failure,
         // A trailers-only OK is a stream of no messages.
         done: trailers_only.is_some(),
     };
@@ -81,6 +84,8 @@ struct Replies {
     pool: DescriptorPool,
     format: StreamFormat,
     deadline: Option<Instant>,
+    /// Why the request stream failed, which explains the end better than the upstream.
+    request_failure: FailureSlot,
     done: bool,
 }
 
@@ -161,6 +166,7 @@ impl Replies {
     /// Ends the stream with `failure`'s status.
     fn fail(&mut self, failure: Failure) -> Bytes {
         self.done = true;
+        let failure = self.request_failure.take().unwrap_or(failure);
         self.format.error(&failure.status_body(&self.pool))
     }
 }
