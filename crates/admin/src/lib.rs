@@ -3,7 +3,8 @@
 //! Owns the operator's view of a running gateway: `GET /healthz` (the process is alive),
 //! `/ready` (listeners are serving and shutdown has not begun), `/config` (the effective
 //! configuration as JSON), `/clusters` (endpoints with health, ejection, calls in flight
-//! and weights), `/metrics` (Prometheus text), and runtime control of endpoints
+//! and weights), `/descriptors` (transcode routes' descriptors from server reflection;
+//! `POST /descriptors/refresh` fetches them again), `/metrics` (Prometheus text), and runtime control of endpoints
 //! (`POST /clusters/{name}/endpoints?address=..` adds one, `POST
 //! /clusters/{name}/endpoints/{address}/{drain|disable|enable|remove}` changes one). It reads gateway state only through the [`GatewayView`] handle the
 //! binary passes in; it owns no gateway state itself. TCP bridges are listed and operated

@@ -64,11 +64,19 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
     if req.method() == Method::POST && req.uri().path().starts_with("/clusters/") {
         return control(state, req);
     }
+    if req.method() == Method::POST && req.uri().path() == "/descriptors/refresh" {
+        let routes = state.view.refresh_reflection();
+        return reply(
+            StatusCode::ACCEPTED,
+            TEXT,
+            format!("fetching descriptors again for {routes} route(s)\n"),
+        );
+    }
     if req.method() != Method::GET {
         return reply(
             StatusCode::METHOD_NOT_ALLOWED,
             TEXT,
-            "only GET, and POST to /clusters/{name}/endpoints, are supported\n",
+            "only GET, and POST to /clusters/{name}/endpoints and /descriptors/refresh, are supported\n",
         );
     }
     match req.uri().path() {
@@ -77,6 +85,7 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
         "/ready" => reply(StatusCode::SERVICE_UNAVAILABLE, TEXT, "not ready\n"),
         "/config" => json(&state.view.config_json()),
         "/clusters" => to_json(&state.view.clusters()),
+        "/descriptors" => to_json(&state.view.reflection_status()),
         path if path.starts_with("/clusters/") => {
             let name = path.trim_start_matches("/clusters/");
             match state.view.clusters().into_iter().find(|c| c.name == name) {
@@ -102,7 +111,7 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
         _ => reply(
             StatusCode::NOT_FOUND,
             TEXT,
-            "not found; try /healthz /ready /config /clusters /metrics\n",
+            "not found; try /healthz /ready /config /clusters /descriptors /metrics\n",
         ),
     }
 }

@@ -7,6 +7,7 @@ use prometheus_client::registry::Registry;
 use yardmaster_bridge::BridgeHandle;
 use yardmaster_cluster::{ClusterStatus, ControlError};
 use yardmaster_core::EndpointChange;
+use yardmaster_transcode::reflection::ReflectionStatus;
 
 /// Read access to the running gateway, implemented by the binary over its current
 /// snapshot. Calls must be cheap and must not block.
@@ -20,6 +21,11 @@ pub trait GatewayView: Send + Sync {
     /// Changes an endpoint of cluster `cluster` in the running gateway, without a
     /// restart. Returns at once; draining finishes in the background.
     fn update_endpoint(&self, cluster: &str, change: EndpointChange) -> Result<(), UpdateError>;
+    /// How fetching descriptors from server reflection has gone, per `transcode` route
+    /// that takes them from there.
+    fn reflection_status(&self) -> Vec<ReflectionStatus>;
+    /// Fetches those descriptors again now; returns how many routes were asked.
+    fn refresh_reflection(&self) -> usize;
 }
 
 /// Why an endpoint change was refused.

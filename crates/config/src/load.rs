@@ -405,7 +405,8 @@ fn compile_protos(config: &mut Config) -> crate::validate::Problems {
             Err(message) => problems.push((format!("{path}.field_name"), message)),
         }
     }
-    for (path, transcode) in transcodes(config) {
+    // Descriptors from server reflection are fetched by the running gateway.
+    for (path, transcode) in transcodes(config).filter(|(_, t)| t.reflection.is_none()) {
         match transcode.build_api() {
             Ok(api) => transcode.api = Some(api),
             Err((key, message)) => problems.push((format!("{path}.{key}"), message)),

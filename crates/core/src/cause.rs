@@ -63,8 +63,9 @@ pub enum Cause {
     NotJson,
     /// A transcoded call's path names a method, with an HTTP method it is not bound to.
     WrongHttpMethod,
-    /// A transcoded call names a streaming method, which HTTP/JSON cannot carry yet.
-    StreamingMethod,
+    /// A transcoded call reaches a route whose descriptors are not loaded yet (its
+    /// upstream's server reflection has not answered).
+    NoDescriptors,
     /// A transcoded call's reply is not one message of the method's reply type.
     BadReply,
 }
@@ -112,7 +113,7 @@ impl Cause {
             Cause::BadJson => (G::InvalidArgument, H::BAD_REQUEST, Downstream),
             Cause::NotJson => (G::InvalidArgument, H::UNSUPPORTED_MEDIA_TYPE, Downstream),
             Cause::WrongHttpMethod => (G::Unimplemented, H::METHOD_NOT_ALLOWED, Downstream),
-            Cause::StreamingMethod => (G::Unimplemented, H::NOT_IMPLEMENTED, Gateway),
+            Cause::NoDescriptors => (G::Unavailable, H::SERVICE_UNAVAILABLE, Upstream),
             Cause::BadReply => (G::Internal, H::BAD_GATEWAY, Upstream),
         };
         Status { grpc, http, fault }

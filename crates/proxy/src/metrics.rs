@@ -52,6 +52,7 @@ pub struct ProxyMetrics {
     pub(crate) mirror_copies: Family<TargetLabels, Counter>,
     pub(crate) mirror_messages: Family<TargetLabels, Counter>,
     pub(crate) fanout_calls: Family<TargetLabels, Counter>,
+    pub(crate) reflection_failures: Family<RouteLabels, Counter>,
 }
 
 impl ProxyMetrics {
@@ -68,6 +69,7 @@ impl ProxyMetrics {
             mirror_copies: Family::default(),
             mirror_messages: Family::default(),
             fanout_calls: Family::default(),
+            reflection_failures: Family::default(),
         };
         registry.register(
             "yardmaster_requests",
@@ -107,6 +109,12 @@ impl ProxyMetrics {
             "Per-endpoint parts of fan-out calls, by outcome: ok, failed, left (the endpoint \
              left the cluster mid-call) or cancelled (another reply won, or the client left)",
             metrics.fanout_calls.clone(),
+        );
+        registry.register(
+            "yardmaster_transcode_reflection_failures",
+            "Failed fetches of a transcode route's descriptors from its cluster's server \
+             reflection, by listener and route (the last good descriptors stay in use)",
+            metrics.reflection_failures.clone(),
         );
         metrics
     }

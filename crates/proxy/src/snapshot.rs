@@ -8,12 +8,15 @@ use yardmaster_cluster::ClusterSet;
 use yardmaster_config::{Config, RouteConfig};
 use yardmaster_core::GrpcCode;
 use yardmaster_route::{Route, RouteTable};
+use yardmaster_transcode::reflection::ReflectionStatus;
 
 use crate::call_record::RouteStats;
 use crate::dispatch::fanout::Fanout;
 use crate::dispatch::forward::Forward;
 use crate::dispatch::mirror::{CopyRuntime, Mirror};
+use crate::dispatch::transcode::reflection::{self, Reflection};
 use crate::dispatch::transcode::Transcode;
+use crate::metrics::RouteLabels;
 use crate::snapshot_error::SnapshotError;
 use crate::ProxyMetrics;
 
@@ -25,6 +28,8 @@ pub struct Snapshot {
     config: Arc<Config>,
     clusters: Arc<ClusterSet>,
     listeners: HashMap<String, Arc<ListenerRoutes>>,
+    /// The `transcode` routes whose descriptors come from server reflection.
+    reflections: Vec<Arc<Transcode>>,
 }
 
 /// The routes of one listener.
@@ -79,6 +84,7 @@ impl Snapshot {
         copies: Option<Arc<CopyRuntime>>,
     ) -> Result<Snapshot, SnapshotError> {
         let mut listeners = HashMap::new();
+        let mut reflections = Vec::new();
         for listener in &config.listeners {
             let name: Arc<str> = Arc::from(listener.name.as_str());
             let routes = listener
@@ -86,6 +92,11 @@ impl Snapshot {
                 .iter()
                 .map(|r| {
                     let entry = route_entry(&name, r, &clusters, metrics, copies.as_ref())?;
+                    if let RouteAction::Transcode(action) = &entry.action {
+                        if action.reflection.is_some() {
+                            reflections.push(action.clone());
+                        }
+                    }
                     Ok(Route::new(r, entry))
                 })
                 .collect::<Result<Vec<_>, SnapshotError>>()?;
@@ -100,7 +111,34 @@ impl Snapshot {
             config,
             clusters,
             listeners,
+            reflections,
         })
+    }
+
+    /// Starts fetching the descriptors of `transcode` routes that take them from server
+    /// reflection. Must be called inside a Tokio runtime; the tasks stop when the
+    /// snapshot is dropped.
+    pub fn start_reflection(&self) {
+        self.reflections.iter().for_each(reflection::start);
+    }
+
+    /// How fetching descriptors from server reflection has gone, per route.
+    pub fn reflection_status(&self) -> Vec<ReflectionStatus> {
+        self.reflections
+            .iter()
+            .filter_map(|action| action.reflection.as_ref())
+            .map(Reflection::status)
+            .collect()
+    }
+
+    /// Fetches every reflection route's descriptors again now; returns how many routes
+    /// were asked.
+    pub fn refresh_reflection(&self) -> usize {
+        let sources = self
+            .reflections
+            .iter()
+            .filter_map(|a| a.reflection.as_ref());
+        sources.map(Reflection::refresh_now).count()
     }
 
     /// The configuration this snapshot was built from.
@@ -186,12 +224,17 @@ fn route_entry(
                 cluster: transcode.cluster.clone(),
             })?
             .clone();
-        let action =
-            Transcode::new(transcode, cluster).map_err(|message| SnapshotError::Descriptors {
+        let labels = RouteLabels {
+            listener: listener.to_string(),
+            route: route_name.clone(),
+        };
+        let action = Transcode::new(transcode, cluster, &labels, metrics).map_err(|message| {
+            SnapshotError::Descriptors {
                 listener: listener.to_string(),
                 route: route_name.clone(),
                 message,
-            })?;
+            }
+        })?;
         let cluster_name = action.cluster.name().clone();
         (cluster_name, RouteAction::Transcode(Arc::new(action)))
     } else {

@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use yardmaster_demo::pb::echo_client::EchoClient;
+use yardmaster_demo::pb::echo_server::EchoServer;
 use yardmaster_demo::{EchoService, EchoStats, EchoWithHealth, HealthService};
 
 /// A demo `Echo` gRPC upstream on `127.0.0.1:<ephemeral>`.
@@ -67,6 +68,40 @@ impl TestUpstream {
             addr,
             stats,
             health: Some(health),
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Starts an echo upstream that also serves server reflection of the echo service's
+    /// descriptors: `grpc.reflection.v1`, or only the older `v1alpha` when `v1alpha`.
+    pub async fn echo_with_reflection(name: &str, v1alpha: bool) -> TestUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding upstream");
+        let addr = listener.local_addr().expect("upstream address");
+        let service = EchoService::new(name);
+        let stats = service.stats();
+        let echo = yardmaster_demo::echo_server(service);
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(yardmaster_demo::FILE_DESCRIPTOR_SET);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        let task = if v1alpha {
+            let reflection = reflection.build_v1alpha().expect("reflection service");
+            let server = WithReflection { echo, reflection };
+            tokio::spawn(yardmaster_demo::serve_grpc(listener, server, stopped))
+        } else {
+            let reflection = reflection.build_v1().expect("reflection service");
+            let server = WithReflection { echo, reflection };
+            tokio::spawn(yardmaster_demo::serve_grpc(listener, server, stopped))
+        };
+        TestUpstream {
+            addr,
+            stats,
+            health: None,
             stop: Some(stop),
             task,
         }
@@ -340,5 +375,47 @@ async fn pipe(
 impl Drop for FreezableRelay {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// The echo service with a server reflection service beside it.
+#[derive(Clone)]
+struct WithReflection<R> {
+    echo: EchoServer<EchoService>,
+    reflection: R,
+}
+
+impl<R, B> tower::Service<http::Request<B>> for WithReflection<R>
+where
+    R: tower::Service<
+            http::Request<B>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    R::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if req.uri().path().starts_with("/grpc.reflection.") {
+            let mut reflection = self.reflection.clone();
+            Box::pin(async move { reflection.call(req).await })
+        } else {
+            let mut echo = self.echo.clone();
+            Box::pin(async move { tower::Service::call(&mut echo, req).await })
+        }
     }
 }

@@ -13,7 +13,8 @@
 //! Layout: `http_rule` (rules as written), `path_template` (parsing and matching
 //! templates), `api` (every binding of a route, and finding one for a request),
 //! `request_fields` (the request from path variables, query and body), `method` and
-//! `json_codec` (messages to and from JSON), `metadata` (request headers to metadata,
+//! `json_codec` (messages to and from JSON), `reflection` (descriptors from an upstream's
+//! server reflection), `metadata` (request headers to metadata,
 //! reply metadata to headers), `status_body` (the error body), `stream_format` (reply
 //! streams as NDJSON or Server-Sent Events).
 
@@ -23,6 +24,7 @@ mod json_codec;
 mod metadata;
 mod method;
 mod path_template;
+pub mod reflection;
 mod request_fields;
 mod status_body;
 mod stream_format;

@@ -16,6 +16,7 @@ use yardmaster_cluster::{ClusterMetrics, ClusterSet, ClusterStatus};
 use yardmaster_config::Config;
 use yardmaster_core::EndpointChange;
 use yardmaster_proxy::{tls, CopyRuntime, Edge, ListenerSettings, ProxyMetrics, Snapshot, Workers};
+use yardmaster_transcode::reflection::ReflectionStatus;
 
 /// A gateway whose sockets are bound but which serves nothing yet.
 pub struct Gateway {
@@ -147,6 +148,7 @@ impl Gateway {
             cluster.start();
             crate::discovery::follow(cluster);
         }
+        self.snapshot.load().start_reflection();
         let mut addrs = Vec::with_capacity(self.listeners.len());
         for listener in self.listeners {
             let addr = listener
@@ -285,5 +287,13 @@ impl GatewayView for View {
             .get(cluster)
             .ok_or_else(|| UpdateError::UnknownCluster(cluster.to_owned()))?;
         cluster.apply(change).map_err(UpdateError::Control)
+    }
+
+    fn reflection_status(&self) -> Vec<ReflectionStatus> {
+        self.snapshot.load().reflection_status()
+    }
+
+    fn refresh_reflection(&self) -> usize {
+        self.snapshot.load().refresh_reflection()
     }
 }

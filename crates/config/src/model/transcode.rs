@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use yardmaster_transcode::{HttpApi, HttpRule};
+use yardmaster_transcode::{DescriptorPool, HttpApi, HttpRule};
 
 use crate::descriptors::{compile_proto_files, read_descriptor_set};
 use crate::duration;
@@ -21,13 +21,17 @@ pub struct TranscodeConfig {
     pub cluster: String,
     /// `.proto` files that define the services, compiled at startup (no `protoc`).
     /// Relative paths are relative to the configuration file; each file's directory is an
-    /// import root. Exactly one of `proto_files` and `descriptor_set`.
+    /// import root. Exactly one of `proto_files`, `descriptor_set` and `reflection`.
     #[serde(default)]
     pub proto_files: Vec<PathBuf>,
     /// A `FileDescriptorSet` with imports (`protoc --include_imports
     /// --descriptor_set_out`, `buf build -o`), instead of `proto_files`.
     #[serde(default)]
     pub descriptor_set: Option<PathBuf>,
+    /// Descriptors from the cluster's gRPC server reflection, fetched at startup and
+    /// again every `refresh`, instead of files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reflection: Option<ReflectionConfig>,
     /// HTTP bindings for methods, written as `google.api.http` rules with a `selector`
     /// (`package.Service.Method`); a method's rule here replaces its annotation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -65,6 +69,20 @@ pub struct TranscodeConfig {
     pub api: Option<HttpApi>,
 }
 
+/// Where `reflection` descriptors come from and how often they are fetched again.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflectionConfig {
+    /// How often the descriptors are fetched again; a failed fetch keeps the last good
+    /// ones.
+    #[serde(default = "default_refresh", with = "duration")]
+    pub refresh: Duration,
+}
+
+fn default_refresh() -> Duration {
+    Duration::from_secs(300)
+}
+
 fn default_max_message_bytes() -> usize {
     DEFAULT_MAX_MESSAGE_BYTES
 }
@@ -89,16 +107,25 @@ impl TranscodeConfig {
             None => compile_proto_files(&self.proto_files),
         }
         .map_err(descriptors)?;
+        self.bind(pool).map_err(|(key, message)| {
+            let key = key.unwrap_or_else(|| self.descriptors_key().to_owned());
+            (key, message)
+        })
+    }
+
+    /// Binds the methods of `pool` (from files or server reflection) by `http_rules` and
+    /// the annotations.
+    ///
+    /// # Errors
+    ///
+    /// The `http_rules[i]` key when a rule is at fault (`None` when the descriptors are:
+    /// no service, a bad annotation), and one line.
+    pub fn bind(&self, pool: DescriptorPool) -> Result<HttpApi, (Option<String>, String)> {
         if pool.services().len() == 0 {
-            return Err(descriptors(
-                "the descriptors define no service to call".to_owned(),
-            ));
+            return Err((None, "the descriptors define no service to call".to_owned()));
         }
         HttpApi::new(pool, &self.http_rules, self.post_grpc_paths).map_err(|error| {
-            let key = match error.rule {
-                Some(i) => format!("http_rules[{i}]"),
-                None => self.descriptors_key().to_owned(),
-            };
+            let key = error.rule.map(|i| format!("http_rules[{i}]"));
             (key, error.message)
         })
     }

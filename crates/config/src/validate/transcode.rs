@@ -14,16 +14,38 @@ pub(super) fn check_transcode(
     problems: &mut Problems,
 ) {
     check_cluster(path, &transcode.cluster, clusters, problems);
-    match (transcode.proto_files.is_empty(), &transcode.descriptor_set) {
-        (true, None) => problems.push((
+    let sources = [
+        ("proto_files", !transcode.proto_files.is_empty()),
+        ("descriptor_set", transcode.descriptor_set.is_some()),
+        ("reflection", transcode.reflection.is_some()),
+    ];
+    let given: Vec<&str> = sources
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(key, _)| *key)
+        .collect();
+    match given.as_slice() {
+        [] => problems.push((
             path.to_owned(),
-            "transcoding needs descriptors: give `proto_files` or `descriptor_set`".to_owned(),
+            "transcoding needs descriptors: give `proto_files`, `descriptor_set` or `reflection`"
+                .to_owned(),
         )),
-        (false, Some(_)) => problems.push((
-            format!("{path}.descriptor_set"),
-            "give `proto_files` or `descriptor_set`, not both".to_owned(),
+        [_] => {}
+        [first, rest @ ..] => problems.push((
+            format!("{path}.{}", rest.last().unwrap_or(first)),
+            format!(
+                "give one of `proto_files`, `descriptor_set` and `reflection`, not `{}`",
+                given.join("` and `")
+            ),
         )),
-        _ => {}
+    }
+    if let Some(reflection) = &transcode.reflection {
+        if reflection.refresh < std::time::Duration::from_secs(1) {
+            problems.push((
+                format!("{path}.reflection.refresh"),
+                "refresh must be at least 1s".to_owned(),
+            ));
+        }
     }
     for (i, rule) in transcode.http_rules.iter().enumerate() {
         let rule_path = format!("{path}.http_rules[{i}]");

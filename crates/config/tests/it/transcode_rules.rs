@@ -22,7 +22,7 @@ fn transcode_needs_a_known_http2_cluster_and_one_descriptor_source() {
     assert_eq!(
         errors(&text),
         [
-            "gateway.yaml:5:20: listeners[0].routes[0].transcode: transcoding needs descriptors: give `proto_files` or `descriptor_set`",
+            "gateway.yaml:5:20: listeners[0].routes[0].transcode: transcoding needs descriptors: give `proto_files`, `descriptor_set` or `reflection`",
             "gateway.yaml:5:30: listeners[0].routes[0].transcode.cluster: unknown cluster \"z\"; defined clusters: a, b, c",
         ]
     );
@@ -34,7 +34,7 @@ fn transcode_needs_a_known_http2_cluster_and_one_descriptor_source() {
         errors(&text),
         [
             "gateway.yaml:5:30: listeners[0].routes[0].transcode.cluster: cluster \"c\" speaks HTTP/1.1; gRPC calls need an HTTP/2 cluster (`protocol: grpc`)",
-            "gateway.yaml:5:73: listeners[0].routes[0].transcode.descriptor_set: give `proto_files` or `descriptor_set`, not both",
+            "gateway.yaml:5:73: listeners[0].routes[0].transcode.descriptor_set: give one of `proto_files`, `descriptor_set` and `reflection`, not `proto_files` and `descriptor_set`",
             "gateway.yaml:5:91: listeners[0].routes[0].transcode.timeout: timeout must be greater than 0; leave it out for no limit",
             "gateway.yaml:5:114: listeners[0].routes[0].transcode.max_message_bytes: max_message_bytes must be 1 to 1073741824 (the default is 4194304)",
         ]
@@ -241,6 +241,36 @@ fn forwarded_headers_and_the_timeout_header_must_be_header_names() {
     );
     assert!(
         errors[1].contains("transcode.timeout_header: \"x timeout\" is not a header name"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn reflection_is_a_descriptor_source_of_its_own() {
+    let text = with_transcode("{cluster: a, reflection: {refresh: 30s}}");
+    let transcode = config(&text).listeners[0].routes[0]
+        .transcode
+        .clone()
+        .unwrap();
+    let refresh = transcode.reflection.unwrap().refresh;
+    assert_eq!(refresh, std::time::Duration::from_secs(30));
+    let text = with_transcode("{cluster: a, reflection: {}}");
+    let reflection = config(&text).listeners[0].routes[0]
+        .transcode
+        .clone()
+        .unwrap()
+        .reflection;
+    assert_eq!(
+        reflection.unwrap().refresh,
+        std::time::Duration::from_secs(300)
+    );
+
+    let text = with_transcode("{cluster: a, proto_files: [a.proto], reflection: {refresh: 10ms}}");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].ends_with("transcode.reflection: give one of `proto_files`, `descriptor_set` and `reflection`, not `proto_files` and `reflection`"), "{errors:?}");
+    assert!(
+        errors[1].ends_with("transcode.reflection.refresh: refresh must be at least 1s"),
         "{errors:?}"
     );
 }

@@ -54,7 +54,7 @@ fn causes() -> Vec<Cause> {
         Cause::BadJson,
         Cause::NotJson,
         Cause::WrongHttpMethod,
-        Cause::StreamingMethod,
+        Cause::NoDescriptors,
         Cause::BadReply,
     ]);
     causes
@@ -93,7 +93,7 @@ fn name(cause: Cause) -> String {
         Cause::BadJson => "transcoding: the body is not the request's JSON",
         Cause::NotJson => "transcoding: the body is not `application/json`",
         Cause::WrongHttpMethod => "transcoding: the method is bound to another HTTP method",
-        Cause::StreamingMethod => "transcoding: a streaming method",
+        Cause::NoDescriptors => "transcoding: descriptors not loaded yet",
         Cause::BadReply => "transcoding: the reply is not one reply message",
     };
     name.to_owned()

@@ -6,6 +6,8 @@
 //! read in full, up to `max_message_bytes`.
 
 use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -18,14 +20,18 @@ use yardmaster_cluster::{Cluster, UpstreamBody};
 use yardmaster_config::TranscodeConfig;
 use yardmaster_core::grpc_frame::{Message, MessageDecoder};
 use yardmaster_core::{body, grpc, grpc_timeout, Body, Cause, Fault, GrpcCode};
+use yardmaster_transcode::reflection::ReflectionStatus;
 use yardmaster_transcode::{
     response_headers, status_json, Binding, DescriptorPool, HeaderForwarding, HttpApi, JsonOptions,
     Matched, Miss, StreamFormat,
 };
 
 use crate::forwarded::{self, Downstream};
-use crate::ProxyBody;
+use crate::metrics::RouteLabels;
+use crate::{ProxyBody, ProxyMetrics};
 
+pub(crate) mod reflection;
+use reflection::Reflection;
 mod reply_stream;
 mod request_stream;
 
@@ -35,7 +41,11 @@ const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json
 #[derive(Debug)]
 pub(crate) struct Transcode {
     pub(crate) cluster: Arc<Cluster>,
-    api: HttpApi,
+    /// The bindings in use: loaded at startup from files, or, with reflection, empty
+    /// until the first fetch succeeds and swapped by every later one.
+    api: ArcSwapOption<HttpApi>,
+    /// Where the descriptors come from when it is the cluster's server reflection.
+    pub(crate) reflection: Option<Reflection>,
     json: JsonOptions,
     timeout: Option<Duration>,
     max_message_bytes: usize,
@@ -51,16 +61,33 @@ impl Transcode {
     pub(crate) fn new(
         config: &TranscodeConfig,
         cluster: Arc<Cluster>,
+        route: &RouteLabels,
+        metrics: &ProxyMetrics,
     ) -> Result<Transcode, String> {
-        let api = match &config.api {
-            Some(api) => api.clone(),
-            None => config
-                .build_api()
-                .map_err(|(key, message)| format!("{key}: {message}"))?,
+        let (api, reflection) = match (&config.reflection, &config.api) {
+            (Some(source), _) => {
+                let status = ReflectionStatus {
+                    listener: route.listener.clone(),
+                    route: route.route.clone(),
+                    cluster: cluster.name().to_string(),
+                    ..ReflectionStatus::default()
+                };
+                let failures = metrics.reflection_failures.get_or_create(route).clone();
+                let reflection = Reflection::new(config, source.refresh, status, failures);
+                (None, Some(reflection))
+            }
+            (None, Some(api)) => (Some(Arc::new(api.clone())), None),
+            (None, None) => {
+                let api = config
+                    .build_api()
+                    .map_err(|(key, message)| format!("{key}: {message}"))?;
+                (Some(Arc::new(api)), None)
+            }
         };
         Ok(Transcode {
             cluster,
-            api,
+            api: ArcSwapOption::new(api),
+            reflection,
             json: JsonOptions {
                 allow_unknown_fields: config.allow_unknown_fields,
                 emit_defaults: config.emit_defaults,
@@ -148,8 +175,13 @@ impl Failure {
         status_json(self.code, &self.message, details, pool)
     }
 
-    fn response(self, api: &HttpApi) -> Response<ProxyBody> {
-        let body = self.status_body(api.pool());
+    /// The upstream's status code, when the upstream ended the call.
+    fn upstream_code(&self) -> Option<GrpcCode> {
+        self.fault.is_none().then_some(self.code)
+    }
+
+    fn response(self, pool: &DescriptorPool) -> Response<ProxyBody> {
+        let body = self.status_body(pool);
         let mut response = json_response(self.http, body);
         if let Some(metadata) = &self.metadata {
             response_headers(metadata, response.headers_mut());
@@ -180,9 +212,21 @@ pub(crate) async fn transcode(
     req: Request<Body>,
     downstream: &Downstream,
 ) -> Response<ProxyBody> {
-    match call(action, req, downstream).await {
+    let Some(api) = action.api.load_full() else {
+        let source = action.reflection.as_ref().map(Reflection::status);
+        let why = source
+            .and_then(|status| status.last_error)
+            .unwrap_or_else(|| "no answer yet".to_owned());
+        let message = format!(
+            "the route's descriptors are not loaded yet (server reflection of cluster {:?}: {why})",
+            action.cluster.name()
+        );
+        let failure = Failure::gateway(Cause::NoDescriptors, message);
+        return failure.response(&DescriptorPool::global());
+    };
+    match call(action, &api, req, downstream).await {
         Ok(response) => response,
-        Err(failure) => failure.response(&action.api),
+        Err(failure) => failure.response(api.pool()),
     }
 }
 
@@ -190,11 +234,12 @@ pub(crate) async fn transcode(
 /// method the reply stream, as NDJSON or Server-Sent Events by the request's `Accept`.
 async fn call(
     action: &Transcode,
+    api: &HttpApi,
     req: Request<Body>,
     downstream: &Downstream,
 ) -> Result<Response<ProxyBody>, Failure> {
     let (parts, body) = req.into_parts();
-    let matched = find_binding(action, &parts)?;
+    let matched = find_binding(api, &parts)?;
     let binding = &*matched.binding;
     let stream_format = binding
         .method()
@@ -233,7 +278,9 @@ async fn call(
         match stream_format {
             Some(format) => {
                 let failure = request_failure.clone();
-                reply_stream::respond(action, binding, response, format, deadline, failure).await
+                let pool = api.pool();
+                reply_stream::respond(action, pool, binding, response, format, deadline, failure)
+                    .await
             }
             None => unary_reply(action, binding, response).await,
         }
@@ -292,26 +339,23 @@ fn client_timeout(action: &Transcode, headers: &HeaderMap) -> Result<Option<Dura
 }
 
 /// The binding that takes the request's verb and path.
-fn find_binding(action: &Transcode, parts: &http::request::Parts) -> Result<Matched, Failure> {
+fn find_binding(api: &HttpApi, parts: &http::request::Parts) -> Result<Matched, Failure> {
     let path = parts.uri.path();
-    let matched = action
-        .api
-        .find(&parts.method, path)
-        .map_err(|miss| match miss {
-            Miss::NotFound => {
-                let message = format!("no binding of the route takes {path}");
-                Failure::gateway(Cause::NoRoute, message)
+    let matched = api.find(&parts.method, path).map_err(|miss| match miss {
+        Miss::NotFound => {
+            let message = format!("no binding of the route takes {path}");
+            Failure::gateway(Cause::NoRoute, message)
+        }
+        Miss::WrongVerb(allow) => {
+            let verbs: Vec<&str> = allow.iter().map(HttpMethod::as_str).collect();
+            let message = format!("{path} takes {}, not {}", verbs.join(", "), parts.method);
+            Failure {
+                allow,
+                ..Failure::gateway(Cause::WrongHttpMethod, message)
             }
-            Miss::WrongVerb(allow) => {
-                let verbs: Vec<&str> = allow.iter().map(HttpMethod::as_str).collect();
-                let message = format!("{path} takes {}, not {}", verbs.join(", "), parts.method);
-                Failure {
-                    allow,
-                    ..Failure::gateway(Cause::WrongHttpMethod, message)
-                }
-            }
-            Miss::BadPath(message) => Failure::gateway(Cause::BadJson, message),
-        })?;
+        }
+        Miss::BadPath(message) => Failure::gateway(Cause::BadJson, message),
+    })?;
     Ok(matched)
 }
 
@@ -427,14 +471,39 @@ async fn read_reply(
     action: &Transcode,
     response: Response<UpstreamBody>,
 ) -> Result<(Vec<u8>, HeaderMap), Failure> {
+    let (mut replies, metadata) = read_replies(response, action.max_message_bytes).await?;
+    match (replies.pop(), replies.is_empty()) {
+        (Some(reply), true) => Ok((reply, metadata)),
+        (None, _) => Err(Failure::gateway(
+            Cause::BadReply,
+            "the upstream sent no reply message",
+        )),
+        (Some(_), false) => Err(Failure::gateway(
+            Cause::BadReply,
+            "the upstream sent more than one reply message to a unary call",
+        )),
+    }
+}
+
+/// Every reply message of a call whose replies are read whole (each at most `max`
+/// bytes), with the reply's metadata (headers and trailers), or the status it ended
+/// with.
+async fn read_replies(
+    response: Response<UpstreamBody>,
+    max: usize,
+) -> Result<(Vec<Vec<u8>>, HeaderMap), Failure> {
     let (parts, mut body) = response.into_parts();
     if let Some(code) = GrpcCode::from_headers(&parts.headers) {
         // Trailers-only: the status without a message.
-        return Err(if code == GrpcCode::Ok {
-            Failure::gateway(Cause::BadReply, "the upstream sent no reply message")
+        return if code == GrpcCode::Ok {
+            Ok((Vec::new(), parts.headers))
         } else {
-            Failure::upstream(code, &parts.headers, parts.headers.clone())
-        });
+            Err(Failure::upstream(
+                code,
+                &parts.headers,
+                parts.headers.clone(),
+            ))
+        };
     }
     if parts.status != StatusCode::OK || !grpc::is_grpc(&parts.headers) {
         let message = format!(
@@ -443,8 +512,8 @@ async fn read_reply(
         );
         return Err(Failure::gateway(Cause::BadReply, message));
     }
-    let mut decoder = MessageDecoder::new(action.max_message_bytes);
-    let mut reply = None;
+    let mut decoder = MessageDecoder::new(max);
+    let mut replies = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| {
             Failure::gateway(UpstreamBody::failure_cause(&*error), error.to_string())
@@ -456,9 +525,7 @@ async fn read_reply(
                 let mut metadata = parts.headers;
                 metadata.extend(trailers.iter().map(|(n, v)| (n.clone(), v.clone())));
                 return match GrpcCode::from_headers(&trailers) {
-                    Some(GrpcCode::Ok) => reply.map(|reply| (reply, metadata)).ok_or_else(|| {
-                        Failure::gateway(Cause::BadReply, "the upstream sent no reply message")
-                    }),
+                    Some(GrpcCode::Ok) => Ok((replies, metadata)),
                     Some(code) => Err(Failure::upstream(code, &trailers, metadata)),
                     None => Err(Failure::gateway(
                         Cause::MissingStatus,
@@ -477,10 +544,7 @@ async fn read_reply(
                     "the upstream compressed its reply, which the gateway does not decompress";
                 return Err(Failure::gateway(Cause::BadReply, text));
             }
-            if reply.replace(message.payload().to_vec()).is_some() {
-                let text = "the upstream sent more than one reply message to a unary call";
-                return Err(Failure::gateway(Cause::BadReply, text));
-            }
+            replies.push(message.payload().to_vec());
         }
     }
     Err(Failure::gateway(

@@ -877,3 +877,156 @@ async fn a_bidirectional_call_answers_each_line_as_it_comes() {
     let rest: Value = serde_json::from_slice(rest.trim_ascii()).unwrap();
     assert_eq!(rest["result"]["message"], "two");
 }
+
+/// A gateway whose `transcode` route takes its descriptors from the server reflection
+/// of cluster `echo` (`upstream`), with a rule for `Unary` and the admin API.
+async fn reflection_gateway(upstream: std::net::SocketAddr) -> TestGateway {
+    TestGateway::start(&format!(
+        r#"
+admin:
+  listen: 127.0.0.1:0
+listeners:
+  - name: rest
+    listen: 127.0.0.1:0
+    routes:
+      - name: echo-reflected
+        match: {{ path: {{ prefix: / }} }}
+        transcode:
+          cluster: echo
+          reflection: {{ refresh: 1h }}
+          http_rules:
+            - selector: yardmaster.demo.v1.Echo.Unary
+              get: /v1/say/{{message}}
+clusters:
+  - name: echo
+    protocol: grpc
+    endpoints: [{upstream}]
+"#
+    ))
+    .await
+}
+
+/// Sends `req` until the route's descriptors are loaded (not 503), for up to 10 s.
+async fn once_loaded(
+    addr: std::net::SocketAddr,
+    req: impl Fn() -> Request<Full<Bytes>>,
+) -> HttpReply {
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let reply = http1_send(addr, req()).await;
+        if reply.status != StatusCode::SERVICE_UNAVAILABLE || tokio::time::Instant::now() > until {
+            return reply;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn descriptors_come_from_server_reflection_v1_and_v1alpha() {
+    for v1alpha in [false, true] {
+        let upstream = TestUpstream::echo_with_reflection("reflected", v1alpha).await;
+        let gateway = reflection_gateway(upstream.addr()).await;
+        let addr = gateway.addr();
+        let reply = once_loaded(addr, || request(Method::GET, "/v1/say/hi", "")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "v1alpha {v1alpha}: {}",
+            reply.text()
+        );
+        assert_eq!(
+            json_of(&reply),
+            json!({"message": "hi", "servedBy": "reflected"})
+        );
+        // Methods without a rule, at their gRPC path; streams too.
+        let reply = http1_send(addr, post(SERVER_STREAM, None, r#"{"count": 2}"#)).await;
+        assert_eq!(reply.text().lines().count(), 2, "{}", reply.text());
+
+        let (status, body) = gateway.admin_get("/descriptors").await;
+        assert_eq!(status, StatusCode::OK);
+        let sources: Value = serde_json::from_str(&body).unwrap();
+        let source = &sources[0];
+        assert_eq!(source["route"], "echo-reflected");
+        assert_eq!(source["cluster"], "echo");
+        assert_eq!(source["services"], json!(["yardmaster.demo.v1.Echo"]));
+        assert_eq!(source["bindings"], 4);
+        assert!(source["loaded_at"].is_u64(), "{source}");
+        assert_eq!(source["failures"], 0);
+    }
+}
+
+#[tokio::test]
+async fn without_reflection_calls_get_503_and_the_failure_is_shown_and_counted() {
+    // The plain echo upstream has no reflection service.
+    let upstream = TestUpstream::echo("no-reflection").await;
+    let gateway = reflection_gateway(upstream.addr()).await;
+    let addr = gateway.addr();
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let source = loop {
+        let (_, body) = gateway.admin_get("/descriptors").await;
+        let sources: Value = serde_json::from_str(&body).unwrap();
+        if sources[0]["failures"].as_u64() >= Some(1) || tokio::time::Instant::now() > until {
+            break sources[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let error = source["last_error"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        error.contains("grpc.reflection.v1alpha.ServerReflection"),
+        "{source}"
+    );
+    assert_eq!(source["services"], json!([]));
+
+    let reply = http1_send(addr, request(Method::GET, "/v1/say/hi", "")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    let body = json_of(&reply);
+    assert_eq!(body["code"], 14);
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("not loaded yet") && message.contains("reflection"),
+        "{message}"
+    );
+
+    let (_, metrics) = gateway.admin_get("/metrics").await;
+    assert!(
+        metrics.lines().any(|line| line
+            .starts_with("yardmaster_transcode_reflection_failures_total{")
+            && line.contains("route=\"echo-reflected\"")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_last_good_descriptors() {
+    let upstream = TestUpstream::echo_with_reflection("refresh", false).await;
+    let gateway = reflection_gateway(upstream.addr()).await;
+    let addr = gateway.addr();
+    let reply = once_loaded(addr, || request(Method::GET, "/v1/say/a", "")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+
+    drop(upstream);
+    let refresh = Request::post("/descriptors/refresh")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = http1_send(gateway.admin_addr(), refresh).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let source = loop {
+        let (_, body) = gateway.admin_get("/descriptors").await;
+        let sources: Value = serde_json::from_str(&body).unwrap();
+        if sources[0]["failures"].as_u64() >= Some(1) || tokio::time::Instant::now() > until {
+            break sources[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(source["last_error"].is_string(), "{source}");
+    assert_eq!(
+        source["services"],
+        json!(["yardmaster.demo.v1.Echo"]),
+        "{source}"
+    );
+    // The bindings stay: the call fails for want of an endpoint, not of descriptors.
+    let reply = http1_send(addr, request(Method::GET, "/v1/say/b", "")).await;
+    let message = json_of(&reply)["message"].as_str().unwrap().to_owned();
+    assert!(!message.contains("not loaded"), "{message}");
+}

@@ -24,6 +24,7 @@ use crate::ProxyBody;
 /// ordinary error response with the mapped HTTP status.
 pub(super) async fn respond(
     action: &Transcode,
+    pool: &DescriptorPool,
     binding: &Binding,
     response: Response<UpstreamBody>,
     format: StreamFormat,
@@ -51,7 +52,7 @@ pub(super) async fn respond(
         decoder: MessageDecoder::new(action.max_message_bytes),
         binding: binding.clone(),
         json: action.json,
-        pool: action.api.pool().clone(),
+        pool: pool.clone(),
         format,
         deadline,
         request_failure,
