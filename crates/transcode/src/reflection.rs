@@ -75,7 +75,15 @@ pub fn file_by_filename(name: &str) -> Vec<u8> {
 #[derive(Debug, Default)]
 pub struct Reflected {
     services: Vec<String>,
-    files: BTreeMap<String, FileDescriptorProto>,
+    /// Each file as the server encoded it (prost's `FileDescriptorProto` would drop the
+    /// extension options, `google.api.http` among them), with its imports.
+    files: BTreeMap<String, ReflectedFile>,
+}
+
+#[derive(Debug)]
+struct ReflectedFile {
+    encoded: Vec<u8>,
+    imports: Vec<String>,
 }
 
 impl Reflected {
@@ -93,11 +101,14 @@ impl Reflected {
                     .extend(list.service.into_iter().map(|s| s.name));
             }
             Some(MessageResponse::FileDescriptorResponse(files)) => {
-                for bytes in files.file_descriptor_proto {
-                    let file = FileDescriptorProto::decode(bytes.as_slice()).map_err(|error| {
-                        format!("a reflected file descriptor does not decode: {error}")
-                    })?;
-                    self.files.insert(file.name().to_owned(), file);
+                for encoded in files.file_descriptor_proto {
+                    let file =
+                        FileDescriptorProto::decode(encoded.as_slice()).map_err(|error| {
+                            format!("a reflected file descriptor does not decode: {error}")
+                        })?;
+                    let imports = file.dependency;
+                    let name = file.name.unwrap_or_default();
+                    self.files.insert(name, ReflectedFile { encoded, imports });
                 }
             }
             Some(MessageResponse::ErrorResponse(error)) => {
@@ -132,7 +143,7 @@ impl Reflected {
         let mut missing: Vec<String> = self
             .files
             .values()
-            .flat_map(|file| file.dependency.iter())
+            .flat_map(|file| file.imports.iter())
             .filter(|name| !self.files.contains_key(*name))
             .filter(|name| global.get_file_by_name(name).is_none())
             .cloned()
@@ -149,18 +160,42 @@ impl Reflected {
     /// Files that do not form a consistent set (a type referenced but not defined).
     pub fn into_pool(self) -> Result<DescriptorPool, String> {
         let global = DescriptorPool::global();
-        let mut well_known: Vec<FileDescriptorProto> = Vec::new();
-        for name in self.files.values().flat_map(|file| file.dependency.iter()) {
-            if self.files.contains_key(name) || well_known.iter().any(|f| f.name() == name) {
+        let mut pending: Vec<(String, ReflectedFile)> = Vec::new();
+        for name in self.files.values().flat_map(|file| file.imports.iter()) {
+            if self.files.contains_key(name) || pending.iter().any(|(n, _)| n == name) {
                 continue;
             }
             if let Some(file) = global.get_file_by_name(name) {
-                well_known.push(file.file_descriptor_proto().clone());
+                let proto = file.file_descriptor_proto();
+                let imports = proto.dependency.clone();
+                let encoded = proto.encode_to_vec();
+                pending.push((name.clone(), ReflectedFile { encoded, imports }));
             }
         }
+        pending.extend(self.files);
+        // Imports before the files that import them.
         let mut pool = DescriptorPool::new();
-        pool.add_file_descriptor_protos(well_known.into_iter().chain(self.files.into_values()))
-            .map_err(|error| format!("the reflected descriptors are inconsistent: {error}"))?;
+        while !pending.is_empty() {
+            let (ready, waiting): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, file)| {
+                file.imports
+                    .iter()
+                    .all(|name| pool.get_file_by_name(name).is_some())
+            });
+            if ready.is_empty() {
+                let names: Vec<&str> = waiting.iter().map(|(name, _)| name.as_str()).collect();
+                return Err(format!(
+                    "the reflected files import each other in a cycle or import files that are missing: {}",
+                    names.join(", ")
+                ));
+            }
+            for (name, file) in ready {
+                pool.decode_file_descriptor_proto(file.encoded.as_slice())
+                    .map_err(|error| {
+                        format!("the reflected file {name:?} is inconsistent: {error}")
+                    })?;
+            }
+            pending = waiting;
+        }
         Ok(pool)
     }
 }

@@ -114,3 +114,34 @@ fn missing_imports_are_listed_and_errors_name_the_request() {
         .unwrap_err()
         .contains("does not decode"));
 }
+
+#[test]
+fn annotations_in_reflected_files_bind_methods() {
+    // Every file of an annotated service, as a server sends them: its imports included,
+    // each encoded with its options (prost's FileDescriptorProto would drop the extension
+    // options, so the files are taken from the pool's own encoding).
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct EncodedSet {
+        #[prost(bytes = "vec", repeated, tag = "1")]
+        file: Vec<Vec<u8>>,
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");
+    let google = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto");
+    let mut compiler = protox::Compiler::new([dir, google]).unwrap();
+    compiler.include_imports(true);
+    compiler.open_file("library.proto").unwrap();
+    let encoded = compiler.descriptor_pool().encode_to_vec();
+    let set = EncodedSet::decode(encoded.as_slice()).unwrap();
+    let mut reflected = Reflected::default();
+    let files = FileDescriptorResponse {
+        file_descriptor_proto: set.file,
+    };
+    reflected
+        .take_reply(&reply(MessageResponse::FileDescriptorResponse(files)))
+        .unwrap();
+    let api = crate::HttpApi::new(reflected.into_pool().unwrap(), &[], true).unwrap();
+    let get = api
+        .find(&http::Method::GET, "/v1/shelves/1/books/2")
+        .unwrap();
+    assert!(get.binding.method().path().ends_with("/GetBook"));
+}

@@ -83,6 +83,10 @@ async fn check_passes_every_example() {
         ),
         ("mirror.yaml", "1 listeners, 1 routes, 4 clusters"),
         ("tls.yaml", "1 listeners, 1 routes, 1 clusters"),
+        (
+            "transcoding-reflection.yaml",
+            "1 listeners, 1 routes, 1 clusters",
+        ),
         ("transcoding.yaml", "1 listeners, 3 routes, 1 clusters"),
     ];
     let mut on_disk: Vec<String> = std::fs::read_dir(EXAMPLES)

@@ -1030,3 +1030,101 @@ async fn a_failed_refresh_keeps_the_last_good_descriptors() {
     let message = json_of(&reply)["message"].as_str().unwrap().to_owned();
     assert!(!message.contains("not loaded"), "{message}");
 }
+
+const NOTES_UPSTREAM: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/notes_upstream.py"
+);
+
+/// Someone else's gRPC stack as the reflection source: the Python grpcio upstream of
+/// `examples/` with grpcio-reflection, its annotated service learnt from it alone,
+/// through `examples/transcoding-reflection.yaml`. Needs `YARDMASTER_PYTHON` (grpcio,
+/// grpcio-tools, grpcio-reflection); skips loudly without it.
+#[tokio::test]
+async fn python_grpcio_reflection_upstream_becomes_a_rest_api() {
+    use tokio::io::AsyncBufReadExt;
+    let Some(python) = std::env::var("YARDMASTER_PYTHON").ok() else {
+        assert!(
+            std::env::var("YARDMASTER_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "YARDMASTER_REQUIRE_PYTHON=1 but YARDMASTER_PYTHON is not set"
+        );
+        eprintln!("\n*** SKIPPED python_grpcio_reflection_upstream_becomes_a_rest_api: set YARDMASTER_PYTHON to a python with grpcio, grpcio-tools and grpcio-reflection ***\n");
+        return;
+    };
+    let mut upstream = tokio::process::Command::new(python)
+        .args([NOTES_UPSTREAM, "--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting examples/notes_upstream.py");
+    let stdout = upstream.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the python upstream starts in time")
+        .unwrap()
+        .expect("a `listening on` line");
+    let addr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first:?}"));
+
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let text = std::fs::read_to_string(format!("{examples}/transcoding-reflection.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:9901", "127.0.0.1:0")
+        .replace("127.0.0.1:50061", addr);
+    let gateway = TestGateway::start(&text).await;
+    let gw = gateway.addr();
+
+    let create = || {
+        request(
+            Method::POST,
+            "/v1/notes",
+            r#"{"text": "buy milk", "tags": ["home"]}"#,
+        )
+    };
+    let reply = once_loaded(gw, create).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let note = json_of(&reply);
+    assert_eq!(note["text"], "buy milk");
+    assert_eq!(note["tags"], json!(["home"]));
+    assert!(
+        note["createdUnixMs"].is_string(),
+        "int64 as a string: {note}"
+    );
+    let id = note["id"].as_str().unwrap().to_owned();
+
+    let reply = http1_send(gw, request(Method::GET, &format!("/v1/notes/{id}"), "")).await;
+    assert_eq!(json_of(&reply), note);
+    http1_send(
+        gw,
+        request(
+            Method::POST,
+            "/v1/notes",
+            r#"{"text": "call", "tags": ["work"]}"#,
+        ),
+    )
+    .await;
+    let reply = http1_send(gw, request(Method::GET, "/v1/notes?tag=home", "")).await;
+    assert_eq!(json_of(&reply), json!([note]));
+
+    let reply = http1_send(gw, request(Method::GET, "/v1/notes/nope", "")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        json_of(&reply),
+        json!({"code": 5, "message": "no note 'nope'", "details": []})
+    );
+    let reply = http1_send(gw, request(Method::POST, "/v1/notes", "{}")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let reply = http1_send(gw, request(Method::DELETE, &format!("/v1/notes/{id}"), "")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = http1_send(gw, request(Method::PUT, "/v1/notes", "")).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    let (_, body) = gateway.admin_get("/descriptors").await;
+    let sources: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sources[0]["services"], json!(["notes.v1.Notes"]), "{body}");
+    upstream.kill().await.unwrap();
+}
