@@ -1,11 +1,14 @@
-//! Compiles `proto/yardmaster/demo/v1/echo.proto` with protox (pure Rust, no `protoc`) and
-//! generates the prost messages plus the tonic client and server.
+//! Compiles `proto/yardmaster/demo/v1/echo.proto` and `proto/yardmaster/forward/v1/
+//! forward.proto` with protox (pure Rust, no `protoc`) and generates the prost messages
+//! plus the tonic clients and servers.
 
 use std::error::Error;
 use std::path::PathBuf;
 
 /// The proto file this crate owns, relative to the proto include root.
 const ECHO_PROTO: &str = "yardmaster/demo/v1/echo.proto";
+/// The forwarding envelope, for the demo's HTTP forwarder upstream.
+const FORWARD_PROTO: &str = "yardmaster/forward/v1/forward.proto";
 
 fn main() -> Result<(), Box<dyn Error>> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
@@ -14,6 +17,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "cargo:rerun-if-changed={}",
         proto_root.join("yardmaster/demo").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        proto_root.join(FORWARD_PROTO).display()
     );
 
     let mut compiler = protox::Compiler::new([&proto_root])?;
@@ -29,5 +36,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         // echoed back by reference count.
         .bytes(".")
         .compile_fds(compiler.file_descriptor_set())?;
+
+    let mut forward = protox::Compiler::new([&proto_root])?;
+    forward.open_file(FORWARD_PROTO)?;
+    tonic_prost_build::configure()
+        .bytes(".")
+        .compile_fds(forward.file_descriptor_set())?;
     Ok(())
 }

@@ -17,12 +17,14 @@ use crate::socket_addr;
 
 mod bridge;
 mod cluster;
+mod envelope;
 mod fanout;
 mod mirror;
 mod transcode;
 
 pub use bridge::*;
 pub use cluster::*;
+pub use envelope::*;
 pub use fanout::*;
 pub use mirror::*;
 pub use transcode::*;
@@ -172,6 +174,10 @@ pub struct RouteConfig {
     /// Action: call a gRPC method for an HTTP/JSON request, by descriptors.
     #[serde(default)]
     pub transcode: Option<TranscodeConfig>,
+    /// Action: wrap the HTTP request as a gRPC message for a cluster that answers with the
+    /// HTTP response.
+    #[serde(default)]
+    pub envelope: Option<EnvelopeConfig>,
 }
 
 /// Request conditions of a route. All given conditions must hold.

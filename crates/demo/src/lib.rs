@@ -21,6 +21,7 @@
 
 mod echo;
 mod echo_upstream;
+mod forward;
 mod health;
 mod http_service;
 mod serve;
@@ -28,6 +29,7 @@ mod stats;
 
 pub use echo::{BidiReplies, EchoService, ServerStreamReplies};
 pub use echo_upstream::{EchoUpstream, EchoUpstreamStats};
+pub use forward::HttpEcho;
 pub use health::{EchoWithHealth, HealthService};
 pub use http_service::serve_http;
 pub use serve::{echo_server, serve_grpc, MAX_MESSAGE_BYTES};
@@ -37,6 +39,12 @@ pub use stats::EchoStats;
 /// `echo_client::EchoClient` and the `echo_server::{Echo, EchoServer}` pair.
 pub mod pb {
     tonic::include_proto!("yardmaster.demo.v1");
+}
+
+/// Code generated from `proto/yardmaster/forward/v1/forward.proto`: the forwarding
+/// envelope's messages and the `http_forwarder_server` for [`HttpEcho`].
+pub mod forward_pb {
+    tonic::include_proto!("yardmaster.forward.v1");
 }
 
 /// The encoded `FileDescriptorSet` of `echo.proto` (with source info), for gRPC reflection

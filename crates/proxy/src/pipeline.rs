@@ -15,6 +15,7 @@ use yardmaster_route::GrpcPath;
 
 use crate::call_id::CallId;
 use crate::call_record::{AccessLine, CallRecord};
+use crate::dispatch::envelope::envelope;
 use crate::dispatch::fanout::fanout;
 use crate::dispatch::forward::forward;
 use crate::dispatch::mirror::mirror;
@@ -114,6 +115,9 @@ impl Pipeline {
             }
             Some(RouteAction::Transcode(action)) => {
                 Ok(Box::pin(transcode(action, req, downstream)).await)
+            }
+            Some(RouteAction::Envelope(action)) => {
+                Box::pin(envelope(action, req, downstream, deadline)).await
             }
         };
 

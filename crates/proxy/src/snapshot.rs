@@ -11,6 +11,7 @@ use yardmaster_route::{Route, RouteTable};
 use yardmaster_transcode::reflection::ReflectionStatus;
 
 use crate::call_record::RouteStats;
+use crate::dispatch::envelope::Envelope;
 use crate::dispatch::fanout::Fanout;
 use crate::dispatch::forward::Forward;
 use crate::dispatch::mirror::{CopyRuntime, Mirror};
@@ -55,6 +56,7 @@ pub(crate) enum RouteAction {
     Mirror(Arc<Mirror>),
     Fanout(Arc<Fanout>),
     Transcode(Arc<Transcode>),
+    Envelope(Arc<Envelope>),
 }
 
 #[derive(Debug)]
@@ -237,6 +239,18 @@ fn route_entry(
         })?;
         let cluster_name = action.cluster.name().clone();
         (cluster_name, RouteAction::Transcode(Arc::new(action)))
+    } else if let Some(envelope) = &route.envelope {
+        let cluster = clusters
+            .get(&envelope.cluster)
+            .ok_or_else(|| SnapshotError::UnknownCluster {
+                listener: listener.to_string(),
+                route: route_name.clone(),
+                cluster: envelope.cluster.clone(),
+            })?
+            .clone();
+        let action = Envelope::new(envelope, cluster);
+        let cluster_name = action.cluster.name().clone();
+        (cluster_name, RouteAction::Envelope(Arc::new(action)))
     } else {
         let action = match route.deny.clone() {
             Some(deny) => Deny {

@@ -84,6 +84,7 @@ mod tests {
             mirror: None,
             fanout: None,
             transcode: None,
+            envelope: None,
         };
         Route::new(&config, 0)
     }

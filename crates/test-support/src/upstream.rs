@@ -169,6 +169,23 @@ pub struct HttpUpstream {
 }
 
 impl HttpUpstream {
+    /// Starts an `HttpForwarder` upstream for the forwarding envelope
+    /// ([`yardmaster_demo::HttpEcho`]): it answers with a JSON description of each
+    /// request and `x-served-by: <name>`.
+    pub async fn forwarder(name: &str) -> HttpUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding upstream");
+        let addr = listener.local_addr().expect("upstream address");
+        let server = yardmaster_demo::HttpEcho::new(name).server();
+        let task = tokio::spawn(yardmaster_demo::serve_grpc(
+            listener,
+            server,
+            std::future::pending(),
+        ));
+        HttpUpstream { addr, task }
+    }
+
     /// Starts the demo HTTP service, reporting `name` as `served_by`.
     pub async fn start(name: &str) -> HttpUpstream {
         let listener = TcpListener::bind("127.0.0.1:0")

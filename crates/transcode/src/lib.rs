@@ -13,12 +13,14 @@
 //! Layout: `http_rule` (rules as written), `path_template` (parsing and matching
 //! templates), `api` (every binding of a route, and finding one for a request),
 //! `request_fields` (the request from path variables, query and body), `method` and
-//! `json_codec` (messages to and from JSON), `reflection` (descriptors from an upstream's
-//! server reflection), `metadata` (request headers to metadata,
-//! reply metadata to headers), `status_body` (the error body), `stream_format` (reply
-//! streams as NDJSON or Server-Sent Events).
+//! `json_codec` (messages to and from JSON), `envelope` (the forwarding envelope's
+//! messages),
+//! `reflection` (descriptors from an upstream's server reflection), `metadata` (request
+//! headers to metadata, reply metadata to headers), `status_body` (the error body),
+//! `stream_format` (reply streams as NDJSON or Server-Sent Events).
 
 mod api;
+mod envelope;
 mod http_rule;
 mod json_codec;
 mod metadata;
@@ -30,6 +32,7 @@ mod status_body;
 mod stream_format;
 
 pub use api::{Binding, HttpApi, Matched, Miss, RuleError};
+pub use envelope::{EnvelopeRequest, EnvelopeResponse, FORWARD_PATH};
 pub use http_rule::{CustomPattern, HttpRule, RuleProblem};
 pub use json_codec::{JsonError, JsonOptions};
 pub use metadata::{response_headers, HeaderForwarding, METADATA_PREFIX};

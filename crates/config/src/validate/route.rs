@@ -52,6 +52,7 @@ fn check_route(
         ("mirror", route.mirror.is_some()),
         ("fanout", route.fanout.is_some()),
         ("transcode", route.transcode.is_some()),
+        ("envelope", route.envelope.is_some()),
     ]
     .into_iter()
     .filter_map(|(key, is_set)| is_set.then_some(key))
@@ -86,10 +87,29 @@ fn check_route(
         let path = format!("{path}.transcode");
         transcode::check_transcode(&path, transcode, clusters, problems);
     }
+    if let Some(envelope) = &route.envelope {
+        let path = format!("{path}.envelope");
+        mirror::check_cluster(&path, &envelope.cluster, clusters, problems);
+        if envelope.timeout.is_some_and(|t| t.is_zero()) {
+            problems.push((
+                format!("{path}.timeout"),
+                "timeout must be greater than 0; leave it out for no limit".to_owned(),
+            ));
+        }
+        if !(1..=mirror::MAX_MESSAGE_BYTES).contains(&envelope.max_body_bytes) {
+            problems.push((
+                format!("{path}.max_body_bytes"),
+                format!(
+                    "max_body_bytes must be 1 to {} (the default is 4194304)",
+                    mirror::MAX_MESSAGE_BYTES
+                ),
+            ));
+        }
+    }
 }
 
 const NO_ACTION: &str =
-    "route has no action; give it exactly one of `forward`, `deny`, `mirror`, `fanout` or `transcode`";
+    "route has no action; give it exactly one of `forward`, `deny`, `mirror`, `fanout`, `transcode` or `envelope`";
 const ONE_ACTION: &str = "keep exactly one of them";
 
 fn check_forward(

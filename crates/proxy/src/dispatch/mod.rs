@@ -1,10 +1,12 @@
 //! Route actions that send a request somewhere. Each ends in `Cluster::call`.
 
+pub(crate) mod envelope;
 pub(crate) mod fanout;
 pub(crate) mod forward;
 pub(crate) mod mirror;
 mod request_head;
 pub(crate) mod transcode;
+mod whole_body;
 
 /// When the call must end: the client's deadline (`grpc-timeout`) or the route's
 /// `timeout` from now, whichever comes first.

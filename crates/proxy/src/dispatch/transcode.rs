@@ -10,15 +10,14 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method as HttpMethod, Request, Response, StatusCode, Uri};
-use http_body_util::BodyExt;
 use tokio::time::Instant;
 use yardmaster_cluster::{Cluster, UpstreamBody};
 use yardmaster_config::TranscodeConfig;
-use yardmaster_core::grpc_frame::{Message, MessageDecoder};
+use yardmaster_core::grpc_frame::Message;
 use yardmaster_core::{body, grpc, grpc_timeout, Body, Cause, Fault, GrpcCode};
 use yardmaster_transcode::reflection::ReflectionStatus;
 use yardmaster_transcode::{
@@ -26,6 +25,7 @@ use yardmaster_transcode::{
     Matched, Miss, StreamFormat,
 };
 
+use super::whole_body::{read_body, read_replies, ReplyError};
 use crate::forwarded::{self, Downstream};
 use crate::metrics::RouteLabels;
 use crate::{ProxyBody, ProxyMetrics};
@@ -126,6 +126,19 @@ struct Failure {
     metadata: Option<Box<HeaderMap>>,
 }
 
+impl From<ReplyError> for Failure {
+    fn from(error: ReplyError) -> Failure {
+        match error {
+            ReplyError::Status {
+                code,
+                status,
+                metadata,
+            } => Failure::upstream(code, &status, metadata),
+            ReplyError::Broken { cause, message } => Failure::gateway(cause, message),
+        }
+    }
+}
+
 impl Failure {
     /// The gateway ends the call: the statuses of `cause`.
     fn gateway(cause: Cause, message: impl Into<String>) -> Failure {
@@ -173,11 +186,6 @@ impl Failure {
         }
         let details = self.details.as_ref().map(HeaderValue::as_bytes);
         status_json(self.code, &self.message, details, pool)
-    }
-
-    /// The upstream's status code, when the upstream ended the call.
-    fn upstream_code(&self) -> Option<GrpcCode> {
-        self.fault.is_none().then_some(self.code)
     }
 
     fn response(self, pool: &DescriptorPool) -> Response<ProxyBody> {
@@ -367,35 +375,15 @@ async fn read_request(
     parts: &http::request::Parts,
     body: Body,
 ) -> Result<Vec<u8>, Failure> {
-    let json = read_body(body, action.max_message_bytes).await?;
+    let json = read_body(body, action.max_message_bytes)
+        .await
+        .map_err(|(cause, message)| Failure::gateway(cause, message))?;
     if !json.iter().all(u8::is_ascii_whitespace) {
         check_content_type(&parts.headers, false)?;
     }
     matched
         .request(parts.uri.query(), &json, action.json)
         .map_err(|error| Failure::gateway(Cause::BadJson, error.to_string()))
-}
-
-/// The whole body, refused once it is over `max` bytes.
-async fn read_body(mut body: Body, max: usize) -> Result<BytesMut, Failure> {
-    let mut json = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| {
-            Failure::gateway(
-                Cause::DownstreamError,
-                format!("reading the request: {error}"),
-            )
-        })?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if json.len().saturating_add(data.len()) > max {
-            let message = format!("the request body is over the route's limit of {max} bytes");
-            return Err(Failure::gateway(Cause::MessageTooLarge, message));
-        }
-        json.extend_from_slice(&data);
-    }
-    Ok(json)
 }
 
 /// Refuses a body that says it is not JSON: `application/json` (and, for a request
@@ -483,72 +471,4 @@ async fn read_reply(
             "the upstream sent more than one reply message to a unary call",
         )),
     }
-}
-
-/// Every reply message of a call whose replies are read whole (each at most `max`
-/// bytes), with the reply's metadata (headers and trailers), or the status it ended
-/// with.
-async fn read_replies(
-    response: Response<UpstreamBody>,
-    max: usize,
-) -> Result<(Vec<Vec<u8>>, HeaderMap), Failure> {
-    let (parts, mut body) = response.into_parts();
-    if let Some(code) = GrpcCode::from_headers(&parts.headers) {
-        // Trailers-only: the status without a message.
-        return if code == GrpcCode::Ok {
-            Ok((Vec::new(), parts.headers))
-        } else {
-            Err(Failure::upstream(
-                code,
-                &parts.headers,
-                parts.headers.clone(),
-            ))
-        };
-    }
-    if parts.status != StatusCode::OK || !grpc::is_grpc(&parts.headers) {
-        let message = format!(
-            "the upstream answered HTTP {} without a gRPC status",
-            parts.status
-        );
-        return Err(Failure::gateway(Cause::BadReply, message));
-    }
-    let mut decoder = MessageDecoder::new(max);
-    let mut replies = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| {
-            Failure::gateway(UpstreamBody::failure_cause(&*error), error.to_string())
-        })?;
-        let frame = match frame.into_data() {
-            Ok(data) => data,
-            Err(frame) => {
-                let trailers = frame.into_trailers().unwrap_or_default();
-                let mut metadata = parts.headers;
-                metadata.extend(trailers.iter().map(|(n, v)| (n.clone(), v.clone())));
-                return match GrpcCode::from_headers(&trailers) {
-                    Some(GrpcCode::Ok) => Ok((replies, metadata)),
-                    Some(code) => Err(Failure::upstream(code, &trailers, metadata)),
-                    None => Err(Failure::gateway(
-                        Cause::MissingStatus,
-                        "reply trailers without grpc-status",
-                    )),
-                };
-            }
-        };
-        decoder.push(&frame);
-        while let Some(message) = decoder
-            .next_message()
-            .map_err(|error| Failure::gateway(error.cause(), error.to_string()))?
-        {
-            if message.is_compressed() {
-                let text =
-                    "the upstream compressed its reply, which the gateway does not decompress";
-                return Err(Failure::gateway(Cause::BadReply, text));
-            }
-            replies.push(message.payload().to_vec());
-        }
-    }
-    Err(Failure::gateway(
-        Cause::MissingTrailers,
-        "reply ended without trailers",
-    ))
 }

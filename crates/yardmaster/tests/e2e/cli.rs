@@ -75,6 +75,7 @@ async fn check_passes_every_example() {
             "discovery-kubernetes.yaml",
             "1 listeners, 1 routes, 1 clusters",
         ),
+        ("envelope.yaml", "1 listeners, 1 routes, 1 clusters"),
         ("fanout.yaml", "1 listeners, 2 routes, 1 clusters"),
         ("grpc-gateway.yaml", "1 listeners, 3 routes, 2 clusters"),
         (

@@ -12,6 +12,7 @@ mod cli;
 mod demo;
 mod discovery;
 mod endpoint_control;
+mod envelope;
 mod fanout;
 mod grpc_calls;
 mod grpc_errors;

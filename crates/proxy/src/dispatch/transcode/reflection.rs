@@ -21,7 +21,8 @@ use yardmaster_transcode::reflection::{
 };
 use yardmaster_transcode::{DescriptorPool, HttpApi};
 
-use super::{read_replies, Transcode};
+use super::Transcode;
+use crate::dispatch::whole_body::{read_replies, ReplyError};
 
 /// How long one reflection call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -244,7 +245,16 @@ async fn ask(
             .map_err(|e| error(None, e.to_string()))?;
         read_replies(response, max)
             .await
-            .map_err(|failure| error(failure.upstream_code(), failure.message))
+            .map_err(|failure| match failure {
+                ReplyError::Status { code, status, .. } => {
+                    let message = status
+                        .get(grpc::MESSAGE_HEADER)
+                        .map(grpc::decode_message)
+                        .unwrap_or_default();
+                    error(Some(code), format!("{code:?}: {message}"))
+                }
+                ReplyError::Broken { message, .. } => error(None, message),
+            })
     };
     let (replies, _) = tokio::time::timeout(CALL_TIMEOUT, exchange)
         .await
