@@ -55,6 +55,8 @@ pub fn compile_proto_files(files: &[PathBuf]) -> Result<DescriptorPool, String> 
     resolver.add(GoogleApiFiles);
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true);
+    // The comments become the descriptions of the transcoding route's OpenAPI document.
+    compiler.include_source_info(true);
     compiler
         .open_files(files)
         .map_err(|e| format!("compiling {}: {}", show_paths(files), located(&e)))?;

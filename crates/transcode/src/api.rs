@@ -45,6 +45,16 @@ impl Binding {
         &self.method
     }
 
+    /// The HTTP verb.
+    pub(crate) fn verb(&self) -> &HttpMethod {
+        &self.verb
+    }
+
+    /// The path template.
+    pub(crate) fn template(&self) -> &PathTemplate {
+        &self.template
+    }
+
     /// Whether the binding is the plain `POST /package.Service/Method` with the whole
     /// request message as the body, which needs no field mapping.
     pub(crate) fn is_plain(&self) -> bool {

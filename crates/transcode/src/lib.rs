@@ -14,7 +14,7 @@
 //! templates), `api` (every binding of a route, and finding one for a request),
 //! `request_fields` (the request from path variables, query and body), `method` and
 //! `json_codec` (messages to and from JSON), `envelope` (the forwarding envelope's
-//! messages),
+//! messages), `openapi` (an OpenAPI 3.1 document of the bindings and their messages),
 //! `reflection` (descriptors from an upstream's server reflection), `metadata` (request
 //! headers to metadata, reply metadata to headers), `status_body` (the error body),
 //! `stream_format` (reply streams as NDJSON or Server-Sent Events).
@@ -25,6 +25,7 @@ mod http_rule;
 mod json_codec;
 mod metadata;
 mod method;
+mod openapi;
 mod path_template;
 pub mod reflection;
 mod request_fields;
@@ -37,6 +38,7 @@ pub use http_rule::{CustomPattern, HttpRule, RuleProblem};
 pub use json_codec::{JsonError, JsonOptions};
 pub use metadata::{response_headers, HeaderForwarding, METADATA_PREFIX};
 pub use method::Method;
+pub use openapi::{openapi, OpenApiOptions};
 pub use path_template::PathTemplate;
 pub use prost_reflect::DescriptorPool;
 pub use status_body::status_json;

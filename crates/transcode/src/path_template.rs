@@ -16,6 +16,15 @@ pub(crate) enum Segment {
 }
 
 impl Segment {
+    /// The segment as a template writes it.
+    fn text(&self) -> &str {
+        match self {
+            Segment::Literal(literal) => literal,
+            Segment::One => "*",
+            Segment::Rest => "**",
+        }
+    }
+
     /// How specific the segment is, for choosing between templates that both match.
     fn rank(&self) -> u8 {
         match self {
@@ -32,6 +41,20 @@ pub(crate) struct Variable {
     pub(crate) field_path: Vec<String>,
     start: usize,
     end: usize,
+}
+
+/// A path parameter of a template written as an OpenAPI path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PathParameter {
+    /// The variable's field path (`book.name`), or `wildcard-N` for the N-th `*` or `**`
+    /// outside any variable (a name no field path can have).
+    pub(crate) name: String,
+    /// The segments it stands for, as the template writes them: `*`, `**`,
+    /// `shelves/*/books/*`.
+    pub(crate) segments: String,
+    /// The variable's index, in the order of [`PathTemplate::field_paths`]; `None` for a
+    /// wildcard outside any variable.
+    pub(crate) variable: Option<usize>,
 }
 
 /// A parsed path template.
@@ -107,6 +130,57 @@ impl PathTemplate {
     pub(crate) fn rank(&self) -> (Vec<u8>, bool) {
         let segments = self.segments.iter().map(Segment::rank).collect();
         (segments, self.verb.is_some())
+    }
+
+    /// The template as an OpenAPI path (`/v1/{name}:publish`) and its parameters, in
+    /// order: a variable is one parameter named by its field path however many segments
+    /// it covers, a `*` or `**` outside any variable is one too, and the `:verb` stays
+    /// literal.
+    pub(crate) fn openapi_path(&self) -> (String, Vec<PathParameter>) {
+        let mut path = String::new();
+        let mut parameters = Vec::new();
+        let mut wildcards = 0_usize;
+        let mut at = 0;
+        while let Some(segment) = self.segments.get(at) {
+            path.push('/');
+            let variable = self
+                .variables
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.start == at);
+            let (name, end, index) = match (variable, segment) {
+                (Some((index, variable)), _) => {
+                    (variable.field_path.join("."), variable.end, Some(index))
+                }
+                (None, Segment::Literal(literal)) => {
+                    path.push_str(literal);
+                    at = at.saturating_add(1);
+                    continue;
+                }
+                (None, Segment::One | Segment::Rest) => {
+                    wildcards = wildcards.saturating_add(1);
+                    (format!("wildcard-{wildcards}"), at.saturating_add(1), None)
+                }
+            };
+            let covered = self.segments.get(at..end).unwrap_or_default();
+            let segments: Vec<&str> = covered.iter().map(Segment::text).collect();
+            path.push_str(&format!("{{{name}}}"));
+            parameters.push(PathParameter {
+                name,
+                segments: segments.join("/"),
+                variable: index,
+            });
+            // A variable covers at least one segment; `max` keeps the loop going anyway.
+            at = end.max(at.saturating_add(1));
+        }
+        if let Some(verb) = &self.verb {
+            path.push(':');
+            path.push_str(verb);
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        (path, parameters)
     }
 
     /// The variables' values when `path` matches, still percent-encoded.
