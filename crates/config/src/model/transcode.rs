@@ -39,6 +39,9 @@ pub struct TranscodeConfig {
     /// Methods without a rule answer `POST /package.Service/Method` with a JSON body.
     #[serde(default = "yes")]
     pub post_grpc_paths: bool,
+    /// Serve an OpenAPI 3.1 document of the route's bindings at a path of the listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi: Option<OpenApiConfig>,
     /// Request headers passed to the upstream as gRPC metadata: names, or prefixes ending
     /// in `*`. `Grpc-Metadata-<name>` headers always pass, as `<name>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -67,6 +70,24 @@ pub struct TranscodeConfig {
     /// [`TranscodeConfig::build_api`].
     #[serde(skip)]
     pub api: Option<HttpApi>,
+}
+
+/// Where a `transcode` route serves the OpenAPI document of its bindings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenApiConfig {
+    /// The path that answers `GET` with the document, such as `/openapi.json`.
+    pub path: String,
+    /// `info.title`; the route's name by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// `info.version`, the API's version.
+    #[serde(default = "default_api_version")]
+    pub version: String,
+}
+
+fn default_api_version() -> String {
+    "1.0.0".to_owned()
 }
 
 /// Where `reflection` descriptors come from and how often they are fetched again.

@@ -39,6 +39,17 @@ pub(super) fn check_transcode(
             ),
         )),
     }
+    if let Some(openapi) = &transcode.openapi {
+        if !openapi.path.starts_with('/') || openapi.path.contains(['?', '#']) {
+            problems.push((
+                format!("{path}.openapi.path"),
+                format!(
+                    "{:?} is not a path (write e.g. /openapi.json)",
+                    openapi.path
+                ),
+            ));
+        }
+    }
     if let Some(reflection) = &transcode.reflection {
         if reflection.refresh < std::time::Duration::from_secs(1) {
             problems.push((

@@ -274,3 +274,33 @@ fn reflection_is_a_descriptor_source_of_its_own() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn the_openapi_path_must_be_a_path() {
+    let text =
+        with_transcode("{cluster: a, proto_files: [a.proto], openapi: {path: openapi.json}}");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].ends_with(
+            "transcode.openapi.path: \"openapi.json\" is not a path (write e.g. /openapi.json)"
+        ),
+        "{errors:?}"
+    );
+    let text =
+        with_transcode("{cluster: a, proto_files: [a.proto], openapi: {path: /openapi.json}}");
+    let openapi = config(&text).listeners[0].routes[0]
+        .transcode
+        .clone()
+        .unwrap()
+        .openapi
+        .unwrap();
+    assert_eq!(
+        (
+            openapi.path.as_str(),
+            openapi.title,
+            openapi.version.as_str()
+        ),
+        ("/openapi.json", None, "1.0.0")
+    );
+}

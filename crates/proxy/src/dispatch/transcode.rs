@@ -19,10 +19,11 @@ use yardmaster_cluster::{Cluster, UpstreamBody};
 use yardmaster_config::TranscodeConfig;
 use yardmaster_core::grpc_frame::Message;
 use yardmaster_core::{body, grpc, grpc_timeout, Body, Cause, Fault, GrpcCode};
+use yardmaster_transcode::openapi;
 use yardmaster_transcode::reflection::ReflectionStatus;
 use yardmaster_transcode::{
     response_headers, status_json, Binding, DescriptorPool, HeaderForwarding, HttpApi, JsonOptions,
-    Matched, Miss, StreamFormat,
+    Matched, Miss, OpenApiOptions, StreamFormat,
 };
 
 use super::whole_body::{read_body, read_replies, ReplyError};
@@ -52,6 +53,8 @@ pub(crate) struct Transcode {
     forwarding: HeaderForwarding,
     /// A request header with the call's timeout as a duration (`250ms`).
     timeout_header: Option<HeaderName>,
+    /// The path that serves the OpenAPI document of the bindings, and what it says.
+    openapi: Option<(String, OpenApiOptions)>,
 }
 
 impl Transcode {
@@ -104,6 +107,18 @@ impl Transcode {
                 ),
                 None => None,
             },
+            openapi: config.openapi.as_ref().map(|openapi| {
+                let options = OpenApiOptions {
+                    title: openapi.title.clone().unwrap_or_else(|| route.route.clone()),
+                    version: openapi.version.clone(),
+                    json: JsonOptions {
+                        allow_unknown_fields: config.allow_unknown_fields,
+                        emit_defaults: config.emit_defaults,
+                        proto_field_names: config.proto_field_names,
+                    },
+                };
+                (openapi.path.clone(), options)
+            }),
         })
     }
 }
@@ -232,6 +247,13 @@ pub(crate) async fn transcode(
         let failure = Failure::gateway(Cause::NoDescriptors, message);
         return failure.response(&DescriptorPool::global());
     };
+    if let Some((path, options)) = &action.openapi {
+        let read = matches!(*req.method(), HttpMethod::GET | HttpMethod::HEAD);
+        if read && req.uri().path() == path {
+            let document = openapi(&api, options);
+            return json_response(StatusCode::OK, document.to_string().into_bytes());
+        }
+    }
     match call(action, &api, req, downstream).await {
         Ok(response) => response,
         Err(failure) => failure.response(api.pool()),

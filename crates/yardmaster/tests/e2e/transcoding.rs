@@ -488,6 +488,35 @@ async fn the_transcoding_example_serves_its_requests() {
         let reply = http1_send(addr, req).await;
         assert_eq!(json_of(&reply), want, "{shown}");
     }
+    // The annotated route describes itself.
+    let reply = http1_send(addr, get("/v1/openapi.json")).await;
+    let document = json_of(&reply);
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["info"]["title"], "Echo REST API");
+    let paths = document["paths"].as_object().unwrap();
+    let mut listed: Vec<&String> = paths.keys().collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "/v1/echo",
+            "/v1/echo/{message}",
+            "/v1/echo/{message}:payload"
+        ]
+    );
+    let get_echo = &paths["/v1/echo/{message}"]["get"];
+    assert_eq!(get_echo["parameters"][0]["name"], "message");
+    assert_eq!(get_echo["parameters"][0]["in"], "path");
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    assert!(
+        schemas.contains_key("yardmaster.demo.v1.EchoReply"),
+        "{document}"
+    );
+    assert_eq!(
+        schemas["yardmaster.demo.v1.EchoRequest"]["properties"]["payload"]["contentEncoding"],
+        "base64"
+    );
+
     let stream = r#"{"message": "tick", "count": 3, "delayMs": 50}"#;
     let reply = http1_send(addr, request(Method::POST, SERVER_STREAM, stream)).await;
     assert_eq!(reply.headers[header::CONTENT_TYPE], "application/x-ndjson");
