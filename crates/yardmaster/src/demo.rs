@@ -1,5 +1,6 @@
 //! `yardmaster demo`: demo upstreams and a gateway in front of them, in one process;
-//! `yardmaster call`: a gRPC client for the demo service, so a newcomer needs no other tool.
+//! `yardmaster call`: a gRPC client, for the demo service by its call shapes and for any
+//! service by its descriptors (`call.rs`), so a newcomer needs no other tool.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -32,16 +33,32 @@ pub struct DemoArgs {
 /// Options of `yardmaster call`.
 #[derive(Debug, clap::Args)]
 pub struct CallArgs {
-    /// The gateway to call through.
+    /// The gateway (or any gRPC server) to call.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub gateway: SocketAddr,
-    /// Which call shape to use.
-    #[arg(value_enum)]
-    pub shape: Shape,
-    /// The message(s) to send.
-    #[arg(default_values_t = vec!["hello".to_owned()])]
+    /// What to do: `list` (the services), `describe SYMBOL` (a service, method, message or
+    /// enum), `package.Service/Method` (call it with `--data`), or one of the demo Echo
+    /// service's shapes: `unary`, `stream`, `upload`, `chat`.
+    pub target: String,
+    /// The demo's messages (default `hello`), or the symbol to describe.
     pub messages: Vec<String>,
-    /// Replies to ask for (server streaming).
+    /// A request message as JSON (repeat it for a client stream; `@-` reads one per line
+    /// from stdin); `{}` when none is given.
+    #[arg(long, short = 'd')]
+    pub data: Vec<String>,
+    /// `.proto` files that define the service, instead of the server's reflection.
+    #[arg(long = "proto")]
+    pub proto_files: Vec<std::path::PathBuf>,
+    /// A `FileDescriptorSet` that defines the service, instead of the server's reflection.
+    #[arg(long)]
+    pub descriptor_set: Option<std::path::PathBuf>,
+    /// Write reply fields that hold their default value.
+    #[arg(long)]
+    pub emit_defaults: bool,
+    /// How long the call may take, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Replies to ask for (the demo's `stream`).
     #[arg(long, default_value_t = 3)]
     pub count: u32,
     /// Metadata to send, as `key=value` (repeatable).
@@ -50,7 +67,7 @@ pub struct CallArgs {
 }
 
 /// The four gRPC call shapes of the demo `Echo` service.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug)]
 pub enum Shape {
     /// One request, one reply.
     Unary,
@@ -214,14 +231,28 @@ fn print_guide(gw: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
 
 /// Calls the demo `Echo` service through a gateway and prints each reply.
 pub async fn call(args: CallArgs) -> anyhow::Result<()> {
+    let request = match args.target.as_str() {
+        "unary" => Some(Shape::Unary),
+        "stream" => Some(Shape::Stream),
+        "upload" => Some(Shape::Upload),
+        "chat" => Some(Shape::Chat),
+        _ => None,
+    };
+    let Some(shape) = request else {
+        return call_any(&args).await;
+    };
+    let messages = if args.messages.is_empty() {
+        vec!["hello".to_owned()]
+    } else {
+        args.messages.clone()
+    };
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", args.gateway))
         .context("building the gateway address")?
         .connect()
         .await
         .with_context(|| format!("connecting to the gateway at {}", args.gateway))?;
     let mut client = EchoClient::new(channel);
-    let requests: Vec<EchoRequest> = args
-        .messages
+    let requests: Vec<EchoRequest> = messages
         .iter()
         .map(|m| EchoRequest {
             message: m.clone(),
@@ -230,7 +261,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         })
         .collect();
     let mut out = std::io::stdout().lock();
-    match args.shape {
+    match shape {
         Shape::Unary => {
             let first = requests.into_iter().next().unwrap_or_default();
             let reply = client
@@ -285,6 +316,35 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `list`, `describe` or a method of any service.
+async fn call_any(args: &CallArgs) -> anyhow::Result<()> {
+    let request = match (args.target.as_str(), args.messages.as_slice()) {
+        ("list", []) => crate::call::Request::List,
+        ("describe", [symbol]) => crate::call::Request::Describe(symbol),
+        ("list" | "describe", _) => {
+            anyhow::bail!("`list` takes no argument, `describe` takes the symbol to describe")
+        }
+        (method, []) if method.contains('/') => crate::call::Request::Method(method),
+        (other, _) => anyhow::bail!(
+            "{other:?} is not `list`, `describe`, a method (`package.Service/Method`, with --data) or a demo shape (unary, stream, upload, chat)"
+        ),
+    };
+    let timeout = std::time::Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .context("--timeout must be a positive number of seconds")?;
+    let options = crate::call::Options {
+        target: args.gateway,
+        proto_files: &args.proto_files,
+        descriptor_set: args.descriptor_set.as_ref(),
+        data: &args.data,
+        metadata: &args.metadata,
+        timeout,
+        emit_defaults: args.emit_defaults,
+    };
+    crate::call::run(request, &options).await
 }
 
 /// `PERMISSION_DENIED: internal callers only` rather than tonic's long Display.

@@ -6,6 +6,7 @@
 //! `main.rs`. Main types: [`Gateway`] (bound, not yet serving) and [`GatewayHandle`]
 //! (serving; shut it down to drain).
 
+mod call;
 pub mod demo;
 mod discovery;
 mod gateway;

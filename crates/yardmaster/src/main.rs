@@ -41,7 +41,7 @@ enum Command {
     },
     /// Start demo upstreams and a gateway in front of them, and print what to try.
     Demo(DemoArgs),
-    /// Make a gRPC call to the demo service through a running gateway.
+    /// Call a gRPC service: `list`, `describe`, a method with JSON, or the demo's shapes.
     Call(CallArgs),
 }
 

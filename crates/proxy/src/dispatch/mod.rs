@@ -6,7 +6,7 @@ pub(crate) mod forward;
 pub(crate) mod mirror;
 mod request_head;
 pub(crate) mod transcode;
-mod whole_body;
+pub(crate) mod whole_body;
 
 /// When the call must end: the client's deadline (`grpc-timeout`) or the route's
 /// `timeout` from now, whichever comes first.

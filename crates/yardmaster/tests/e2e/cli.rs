@@ -384,3 +384,153 @@ clusters:
          I/O error: No such file or directory (os error 2)\n"
     );
 }
+
+/// `yardmaster call` against `addr` with `args`: stdout on success, stderr on failure.
+async fn call(addr: std::net::SocketAddr, args: &[&str]) -> Result<String, String> {
+    let addr = addr.to_string();
+    let mut all = vec!["call", "--gateway", addr.as_str()];
+    all.extend_from_slice(args);
+    let output = yardmaster(Path::new("."), &all).await;
+    if output.status.success() {
+        Ok(text(&output.stdout).to_owned())
+    } else {
+        Err(text(&output.stderr).to_owned())
+    }
+}
+
+#[tokio::test]
+async fn call_lists_describes_and_calls_any_service_by_reflection() {
+    let upstream = TestUpstream::echo_with_reflection("called", false).await;
+    let addr = upstream.addr();
+    assert_eq!(
+        call(addr, &["list"]).await.unwrap(),
+        "yardmaster.demo.v1.Echo\n"
+    );
+    let service = call(addr, &["describe", "yardmaster.demo.v1.Echo"])
+        .await
+        .unwrap();
+    assert_eq!(
+        service,
+        "service yardmaster.demo.v1.Echo {\n\
+         \x20 rpc Unary(yardmaster.demo.v1.EchoRequest) returns (yardmaster.demo.v1.EchoReply);\n\
+         \x20 rpc ServerStream(yardmaster.demo.v1.EchoRequest) returns (stream yardmaster.demo.v1.EchoReply);\n\
+         \x20 rpc ClientStream(stream yardmaster.demo.v1.EchoRequest) returns (yardmaster.demo.v1.EchoReply);\n\
+         \x20 rpc Bidi(stream yardmaster.demo.v1.EchoRequest) returns (stream yardmaster.demo.v1.EchoReply);\n\
+         }\n"
+    );
+    let message = call(addr, &["describe", "yardmaster.demo.v1.EchoReply"])
+        .await
+        .unwrap();
+    assert!(
+        message.starts_with(
+            "message yardmaster.demo.v1.EchoReply {\n  string message = 1;\n  bytes payload = 2;\n"
+        ),
+        "{message}"
+    );
+    let method = call(addr, &["describe", "yardmaster.demo.v1.Echo/Unary"])
+        .await
+        .unwrap();
+    assert_eq!(
+        method,
+        "rpc Unary(yardmaster.demo.v1.EchoRequest) returns (yardmaster.demo.v1.EchoReply);\n"
+    );
+
+    let reply = call(
+        addr,
+        &[
+            "yardmaster.demo.v1.Echo/Unary",
+            "-d",
+            r#"{"message": "hi"}"#,
+        ],
+    )
+    .await
+    .unwrap();
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(
+        reply,
+        serde_json::json!({"message": "hi", "servedBy": "called"})
+    );
+    let stream = call(
+        addr,
+        &[
+            "yardmaster.demo.v1.Echo/ClientStream",
+            "-d",
+            r#"{"message": "a"}"#,
+            "-d",
+            r#"{"message": "b"}"#,
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(stream.contains(r#""message": "a,b""#), "{stream}");
+    let replies = call(
+        addr,
+        &[
+            "yardmaster.demo.v1.Echo/ServerStream",
+            "-d",
+            r#"{"count": 2}"#,
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(replies.matches("servedBy").count(), 2, "{replies}");
+
+    let error = call(
+        addr,
+        &[
+            "yardmaster.demo.v1.Echo/Unary",
+            "-d",
+            r#"{"failCode": 5, "failMessage": "gone"}"#,
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(error.contains("NotFound: gone"), "{error}");
+    let error = call(
+        addr,
+        &["yardmaster.demo.v1.Echo/Unary", "-d", r#"{"nope": 1}"#],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.contains("request message 1") && error.contains("nope"),
+        "{error}"
+    );
+    let error = call(addr, &["yardmaster.demo.v1.Echo/Nope"])
+        .await
+        .unwrap_err();
+    assert!(error.contains("no method"), "{error}");
+    let error = call(addr, &["describe", "no.Such"]).await.unwrap_err();
+    assert!(
+        error.contains("no service, method, message or enum"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn call_takes_proto_files_when_the_server_has_no_reflection() {
+    let upstream = TestUpstream::echo("plain").await;
+    let addr = upstream.addr();
+    let error = call(addr, &["list"]).await.unwrap_err();
+    assert!(
+        error.contains("server reflection") && error.contains("--proto"),
+        "{error}"
+    );
+    let proto = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../proto/yardmaster/demo/v1/echo.proto"
+    );
+    let reply = call(
+        addr,
+        &[
+            "--proto",
+            proto,
+            "yardmaster.demo.v1.Echo/Unary",
+            "-d",
+            r#"{"message": "p"}"#,
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(reply.contains(r#""servedBy": "plain""#), "{reply}");
+}

@@ -339,6 +339,16 @@ async fn annotations_and_file_rules_bind_verbs_paths_queries_and_bodies() {
         json_of(&reply),
         json!({"message": "hello there", "payload": "AAEC", "servedBy": "rest-1"})
     );
+    // A path variable is data: encoded slashes and dots stay in the field, never in the
+    // gRPC path (the echo would not answer another method).
+    let reply = http1_send(
+        addr,
+        request(Method::GET, "/v1/echo/..%2F..%2Fadmin%3Fx", ""),
+    )
+    .await;
+    assert_eq!(json_of(&reply)["message"], "../../admin?x");
+    let reply = http1_send(addr, request(Method::GET, "/v1/echo/../admin", "")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text());
     // An additional binding: POST with the whole message as the body.
     let reply = h2_send(
         addr,

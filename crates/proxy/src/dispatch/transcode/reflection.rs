@@ -5,16 +5,13 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
-use http::header::{self, HeaderValue};
-use http::{Method as HttpMethod, Request};
+use http::HeaderMap;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use yardmaster_cluster::Cluster;
 use yardmaster_config::TranscodeConfig;
-use yardmaster_core::grpc_frame::Message;
-use yardmaster_core::{body, grpc, Backoff, GrpcCode};
+use yardmaster_core::{Backoff, GrpcCode};
 use yardmaster_transcode::reflection::{
     file_by_filename, file_containing_symbol, list_services, Reflected, ReflectionStatus,
     MAX_IMPORT_ROUNDS, REFLECTION_PATHS,
@@ -22,7 +19,7 @@ use yardmaster_transcode::reflection::{
 use yardmaster_transcode::{DescriptorPool, HttpApi};
 
 use super::Transcode;
-use crate::dispatch::whole_body::{read_replies, ReplyError};
+use crate::own_call::{call_whole, CallError};
 
 /// How long one reflection call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -168,9 +165,14 @@ async fn fetch_api(cluster: &Cluster, reflection: &Reflection) -> Result<HttpApi
         })
 }
 
-/// Lists the services, asks for the files that define them, then for their imports
-/// until none is missing. Tries `grpc.reflection.v1`, then `v1alpha`.
-async fn fetch(cluster: &Cluster, max: usize) -> Result<DescriptorPool, String> {
+/// The descriptors `cluster`'s server reflection gives: lists the services, asks for the
+/// files that define them, then for their imports until none is missing. Tries
+/// `grpc.reflection.v1`, then `v1alpha`. Replies are at most `max` bytes.
+///
+/// # Errors
+///
+/// One line saying which call failed and why, or what is missing.
+pub async fn fetch(cluster: &Cluster, max: usize) -> Result<DescriptorPool, String> {
     let mut reflected = Reflected::default();
     let mut path = REFLECTION_PATHS[0];
     if let Err(error) = ask(cluster, path, &[list_services()], max, &mut reflected).await {
@@ -206,12 +208,6 @@ async fn fetch(cluster: &Cluster, max: usize) -> Result<DescriptorPool, String> 
     ))
 }
 
-/// Why a reflection call failed: the upstream's status, if it sent one, and a line.
-struct AskError {
-    code: Option<GrpcCode>,
-    message: String,
-}
-
 /// One reflection call: `requests` sent at once, every reply taken in.
 async fn ask(
     cluster: &Cluster,
@@ -219,50 +215,35 @@ async fn ask(
     requests: &[Vec<u8>],
     max: usize,
     reflected: &mut Reflected,
-) -> Result<(), AskError> {
-    let error = |code, message: String| AskError {
-        code,
-        message: format!("{path} on cluster {:?}: {message}", cluster.name()),
+) -> Result<(), CallError> {
+    let located = |error: CallError| CallError {
+        message: match error.code {
+            Some(code) => format!(
+                "{path} on cluster {:?}: {code:?}: {}",
+                cluster.name(),
+                error.message
+            ),
+            None => format!("{path} on cluster {:?}: {}", cluster.name(), error.message),
+        },
+        ..error
     };
-    let mut framed = BytesMut::new();
-    for request in requests {
-        let message = Message::new(request).map_err(|e| error(None, e.to_string()))?;
-        framed.extend_from_slice(message.framed());
-    }
-    let mut req = Request::new(body::full(framed.freeze()));
-    *req.method_mut() = HttpMethod::POST;
-    *req.uri_mut() = http::Uri::from_static(path);
-    let headers = req.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(grpc::CONTENT_TYPE_PREFIX),
-    );
-    headers.insert(header::TE, HeaderValue::from_static("trailers"));
-    let exchange = async {
-        let response = cluster
-            .call(req, std::net::Ipv4Addr::LOCALHOST.into())
-            .await
-            .map_err(|e| error(None, e.to_string()))?;
-        read_replies(response, max)
-            .await
-            .map_err(|failure| match failure {
-                ReplyError::Status { code, status, .. } => {
-                    let message = status
-                        .get(grpc::MESSAGE_HEADER)
-                        .map(grpc::decode_message)
-                        .unwrap_or_default();
-                    error(Some(code), format!("{code:?}: {message}"))
-                }
-                ReplyError::Broken { message, .. } => error(None, message),
-            })
-    };
-    let (replies, _) = tokio::time::timeout(CALL_TIMEOUT, exchange)
-        .await
-        .map_err(|_| error(None, format!("no answer within {CALL_TIMEOUT:?}")))??;
+    let replies = call_whole(
+        cluster,
+        path,
+        requests,
+        &HeaderMap::new(),
+        max,
+        CALL_TIMEOUT,
+    )
+    .await
+    .map_err(located)?;
     for reply in replies {
-        reflected
-            .take_reply(&reply)
-            .map_err(|message| error(None, message))?;
+        reflected.take_reply(&reply).map_err(|message| {
+            located(CallError {
+                code: None,
+                message,
+            })
+        })?;
     }
     Ok(())
 }
