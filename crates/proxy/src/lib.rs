@@ -20,7 +20,6 @@ mod error_response;
 mod forwarded;
 mod listener;
 mod metrics;
-pub mod own_call;
 mod pipeline;
 mod response_body;
 mod snapshot;
@@ -30,6 +29,7 @@ mod upgrade;
 mod workers;
 
 pub use dispatch::mirror::CopyRuntime;
+pub use dispatch::own_call;
 pub use dispatch::transcode::reflection::fetch as fetch_reflected_descriptors;
 pub use edge::Edge;
 pub use listener::{serve, ListenerSettings};

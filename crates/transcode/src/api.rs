@@ -329,7 +329,7 @@ fn path_field(
     template: &PathTemplate,
 ) -> Result<Vec<FieldDescriptor>, String> {
     let shown = path.join(".");
-    let fields = crate::request_fields::resolve(input, path)
+    let fields = crate::field_path::resolve(input, path)
         .map_err(|message| format!("variable `{shown}` of {template}: {message}"))?;
     let leaf = fields
         .last()
@@ -339,7 +339,7 @@ fn path_field(
             "variable `{shown}` of {template} names a repeated field; a path sets one value"
         ));
     }
-    if !crate::request_fields::is_text_settable(leaf) {
+    if !crate::field_path::is_text_settable(leaf) {
         return Err(format!(
             "variable `{shown}` of {template} names a message field; a path sets a scalar, an enum or a well-known type written as a string"
         ));

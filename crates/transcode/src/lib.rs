@@ -12,7 +12,8 @@
 //!
 //! Layout: `http_rule` (rules as written), `path_template` (parsing and matching
 //! templates), `api` (every binding of a route, and finding one for a request),
-//! `request_fields` (the request from path variables, query and body), `method` and
+//! `field_path` (request fields named by a path, and which text can set), `request_fields` (the
+//! request from path variables, query and body), `method` and
 //! `json_codec` (messages to and from JSON), `envelope` (the forwarding envelope's
 //! messages), `openapi` (an OpenAPI 3.1 document of the bindings and their messages),
 //! `reflection` (descriptors from an upstream's server reflection), `metadata` (request
@@ -21,6 +22,7 @@
 
 mod api;
 mod envelope;
+mod field_path;
 mod http_rule;
 mod json_codec;
 mod metadata;

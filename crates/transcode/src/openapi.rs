@@ -11,8 +11,8 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, ServiceDescriptor}
 use serde_json::{json, Map, Value};
 
 use crate::api::BodyTarget;
+use crate::field_path::is_text_settable;
 use crate::path_template::PathParameter;
-use crate::request_fields::is_text_settable;
 use crate::{Binding, HttpApi, JsonOptions};
 use schema::{comment, describe, schema_ref, status_schema, well_known_schema, Schemas};
 

@@ -4,6 +4,7 @@ pub(crate) mod envelope;
 pub(crate) mod fanout;
 pub(crate) mod forward;
 pub(crate) mod mirror;
+pub mod own_call;
 mod request_head;
 pub(crate) mod transcode;
 pub(crate) mod whole_body;

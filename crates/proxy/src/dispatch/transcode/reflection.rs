@@ -19,7 +19,7 @@ use yardmaster_transcode::reflection::{
 use yardmaster_transcode::{DescriptorPool, HttpApi};
 
 use super::Transcode;
-use crate::own_call::{call_whole, CallError};
+use crate::dispatch::own_call::{call_whole, CallError};
 
 /// How long one reflection call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);

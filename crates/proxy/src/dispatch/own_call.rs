@@ -10,7 +10,7 @@ use yardmaster_cluster::Cluster;
 use yardmaster_core::grpc_frame::Message;
 use yardmaster_core::{body, grpc, GrpcCode};
 
-use crate::dispatch::whole_body::{read_replies, ReplyError};
+use super::whole_body::{read_replies, ReplyError};
 
 /// Why a call brought no replies: the upstream's status, if it sent one, and one line.
 #[derive(Debug)]
