@@ -111,6 +111,17 @@ pub(super) async fn start(
 }
 
 async fn connect(addr: SocketAddr) -> Result<H2Channel, String> {
+    h2_connect(addr).await.map(|sender| H2Channel { sender })
+}
+
+/// An HTTP/2 (prior knowledge) connection to `addr` without Nagle's delay, its driver
+/// spawned, for requests with bodies of type `B`.
+pub(super) async fn h2_connect<B>(addr: SocketAddr) -> Result<SendRequest<B>, String>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let handshake = async {
         let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -121,7 +132,7 @@ async fn connect(addr: SocketAddr) -> Result<H2Channel, String> {
             .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
         // Ends by itself when the target closes the connection or the senders are gone.
         tokio::spawn(connection);
-        Ok::<_, String>(H2Channel { sender })
+        Ok::<_, String>(sender)
     };
     tokio::time::timeout(CONNECT_TIMEOUT, handshake)
         .await

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::header::HOST;
-use http::{Request, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -87,6 +88,15 @@ async fn get(sender: &mut Sender, authority: &str) -> Result<(), String> {
         .send_request(request)
         .await
         .map_err(|e| e.to_string())?;
+    let body = ok_body(response).await?;
+    if body.is_empty() {
+        return Err("empty body".to_owned());
+    }
+    Ok(())
+}
+
+/// The whole body of a 200 response; any other status is an error quoting the body.
+pub(super) async fn ok_body(response: Response<Incoming>) -> Result<Bytes, String> {
     let status = response.status();
     let body = response
         .into_body()
@@ -95,10 +105,7 @@ async fn get(sender: &mut Sender, authority: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .to_bytes();
     if status != StatusCode::OK {
-        return Err(format!("HTTP {status}"));
+        return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)));
     }
-    if body.is_empty() {
-        return Err("empty body".to_owned());
-    }
-    Ok(())
+    Ok(body)
 }

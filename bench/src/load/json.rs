@@ -6,15 +6,15 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http2::{self, SendRequest};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
+use http::{HeaderValue, Request, Uri};
+use http_body_util::Full;
+use hyper::client::conn::http2::SendRequest;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::args::{LoadArgs, CONNECT_TIMEOUT};
+use super::args::LoadArgs;
+use super::grpc::h2_connect;
+use super::http1::ok_body;
 use super::phase::Phase;
 use super::tally::Tally;
 use crate::scenario::{JSON_PATH, SMALL_PAYLOAD_BYTES};
@@ -38,7 +38,7 @@ pub(super) async fn start(
         Uri::try_from(format!("http://{}{JSON_PATH}", args.addr)).map_err(|e| e.to_string())?;
     let mut senders = Vec::new();
     for _ in 0..args.connections.max(1) {
-        senders.push(connect(args.addr).await?);
+        senders.push(h2_connect(args.addr).await?);
     }
     let body = request_body();
     for i in 0..args.concurrency.max(1) {
@@ -52,25 +52,6 @@ pub(super) async fn start(
         workers.spawn(async move { worker.run(sender).await });
     }
     Ok(())
-}
-
-async fn connect(addr: SocketAddr) -> Result<Sender, String> {
-    let handshake = async {
-        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
-        // Ends by itself when the target closes the connection or the senders are gone.
-        tokio::spawn(connection);
-        Ok::<_, String>(sender)
-    };
-    tokio::time::timeout(CONNECT_TIMEOUT, handshake)
-        .await
-        .map_err(|_| format!("no HTTP/2 connection to {addr} after {CONNECT_TIMEOUT:?}"))?
-        .map_err(|e| format!("connecting to {addr}: {e}"))
 }
 
 struct Worker {
@@ -92,7 +73,7 @@ impl Worker {
                 break;
             }
             if failed {
-                sender = match connect(self.addr).await {
+                sender = match h2_connect(self.addr).await {
                     Ok(fresh) => Some(fresh),
                     Err(error) => {
                         tally.fail(error);
@@ -117,16 +98,7 @@ impl Worker {
             .send_request(request)
             .await
             .map_err(|e| e.to_string())?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        if status != StatusCode::OK {
-            return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)));
-        }
+        let body = ok_body(response).await?;
         if body.len() < self.body.len() {
             return Err(format!(
                 "reply of {} bytes, sent {}",

@@ -334,10 +334,8 @@ fn one_line(text: &str) -> String {
     line
 }
 
-/// The `message_type` of every mirrored route, with its field path.
-fn message_types(
-    config: &mut Config,
-) -> impl Iterator<Item = (String, &mut crate::model::MessageTypeConfig)> {
+/// Every route, with its field path (`listeners[0].routes[2]`).
+fn routes(config: &mut Config) -> impl Iterator<Item = (String, &mut crate::model::RouteConfig)> {
     config
         .listeners
         .iter_mut()
@@ -347,34 +345,28 @@ fn message_types(
                 .routes
                 .iter_mut()
                 .enumerate()
-                .filter_map(move |(j, route)| {
-                    let message_type = route.mirror.as_mut()?.message_type.as_mut()?;
-                    Some((
-                        format!("listeners[{i}].routes[{j}].mirror.message_type"),
-                        message_type,
-                    ))
-                })
+                .map(move |(j, route)| (format!("listeners[{i}].routes[{j}]"), route))
         })
+}
+
+/// The `message_type` of every mirrored route, with its field path.
+fn message_types(
+    config: &mut Config,
+) -> impl Iterator<Item = (String, &mut crate::model::MessageTypeConfig)> {
+    routes(config).filter_map(|(path, route)| {
+        let message_type = route.mirror.as_mut()?.message_type.as_mut()?;
+        Some((format!("{path}.mirror.message_type"), message_type))
+    })
 }
 
 /// The `transcode` action of every route that has one, with its field path.
 fn transcodes(
     config: &mut Config,
 ) -> impl Iterator<Item = (String, &mut crate::model::TranscodeConfig)> {
-    config
-        .listeners
-        .iter_mut()
-        .enumerate()
-        .flat_map(|(i, listener)| {
-            listener
-                .routes
-                .iter_mut()
-                .enumerate()
-                .filter_map(move |(j, route)| {
-                    let transcode = route.transcode.as_mut()?;
-                    Some((format!("listeners[{i}].routes[{j}].transcode"), transcode))
-                })
-        })
+    routes(config).filter_map(|(path, route)| {
+        let transcode = route.transcode.as_mut()?;
+        Some((format!("{path}.transcode"), transcode))
+    })
 }
 
 fn resolve_proto_paths(config: &mut Config, dir: &Path) {

@@ -52,10 +52,7 @@ impl TestUpstream {
     /// Starts an echo upstream that also serves `grpc.health.v1.Health`, answering
     /// `SERVING` when `serving`; steer it with [`TestUpstream::health`].
     pub async fn echo_with_health(name: &str, serving: bool) -> TestUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding upstream");
-        let addr = listener.local_addr().expect("upstream address");
+        let (listener, addr) = bind_loopback().await;
         let service = EchoService::new(name);
         let stats = service.stats();
         let health = HealthService::new(serving);
@@ -76,10 +73,7 @@ impl TestUpstream {
     /// Starts an echo upstream that also serves server reflection of the echo service's
     /// descriptors: `grpc.reflection.v1`, or only the older `v1alpha` when `v1alpha`.
     pub async fn echo_with_reflection(name: &str, v1alpha: bool) -> TestUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding upstream");
-        let addr = listener.local_addr().expect("upstream address");
+        let (listener, addr) = bind_loopback().await;
         let service = EchoService::new(name);
         let stats = service.stats();
         let echo = yardmaster_demo::echo_server(service);
@@ -110,10 +104,7 @@ impl TestUpstream {
     /// Starts an echo upstream that waits `delay` before handling each call: an
     /// overloaded process, slow whatever the request asks.
     pub async fn echo_slow(name: &str, delay: std::time::Duration) -> TestUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding upstream");
-        let addr = listener.local_addr().expect("upstream address");
+        let (listener, addr) = bind_loopback().await;
         let service = EchoService::new(name);
         let stats = service.stats();
         let slow = tower::ServiceBuilder::new()
@@ -173,10 +164,7 @@ impl HttpUpstream {
     /// ([`yardmaster_demo::HttpEcho`]): it answers with a JSON description of each
     /// request and `x-served-by: <name>`.
     pub async fn forwarder(name: &str) -> HttpUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding upstream");
-        let addr = listener.local_addr().expect("upstream address");
+        let (listener, addr) = bind_loopback().await;
         let server = yardmaster_demo::HttpEcho::new(name).server();
         let task = tokio::spawn(yardmaster_demo::serve_grpc(
             listener,
@@ -188,10 +176,7 @@ impl HttpUpstream {
 
     /// Starts the demo HTTP service, reporting `name` as `served_by`.
     pub async fn start(name: &str) -> HttpUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding upstream");
-        let addr = listener.local_addr().expect("upstream address");
+        let (listener, addr) = bind_loopback().await;
         let task = tokio::spawn(yardmaster_demo::serve_http(
             listener,
             name.to_owned(),
@@ -435,4 +420,13 @@ where
             Box::pin(async move { tower::Service::call(&mut echo, req).await })
         }
     }
+}
+
+/// A listener on `127.0.0.1:<ephemeral>` for an upstream, and its address.
+async fn bind_loopback() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding upstream");
+    let addr = listener.local_addr().expect("upstream address");
+    (listener, addr)
 }
