@@ -103,6 +103,11 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
         resolve_tls_paths(&mut config, dir);
         resolve_proto_paths(&mut config, dir);
         resolve_discovery_paths(&mut config, dir);
+        if let Some(path) = config.registry.as_mut().and_then(|r| r.path.as_mut()) {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
+        }
     }
     let problems = compile_protos(&mut config);
     if problems.is_empty() {
@@ -427,7 +432,9 @@ fn resolve_discovery_paths(config: &mut Config, dir: &Path) {
         let file = match discovery {
             DiscoveryConfig::File(file) => Some(&mut file.path),
             DiscoveryConfig::Kubernetes(k8s) => k8s.kubeconfig.as_mut(),
-            DiscoveryConfig::Static(_) | DiscoveryConfig::Dns(_) => None,
+            DiscoveryConfig::Static(_) | DiscoveryConfig::Dns(_) | DiscoveryConfig::Registry(_) => {
+                None
+            }
         };
         if let Some(file) = file.filter(|f| f.is_relative()) {
             *file = dir.join(&*file);

@@ -20,6 +20,7 @@ mod cluster;
 mod envelope;
 mod fanout;
 mod mirror;
+mod registry;
 mod transcode;
 
 pub use bridge::*;
@@ -27,6 +28,7 @@ pub use cluster::*;
 pub use envelope::*;
 pub use fanout::*;
 pub use mirror::*;
+pub use registry::*;
 pub use transcode::*;
 
 /// The whole file.
@@ -54,6 +56,9 @@ pub struct Config {
     /// TCP bridge listeners: raw TCP clients multiplexed onto gRPC upstream streams.
     #[serde(default)]
     pub bridges: Vec<BridgeConfig>,
+    /// Where services register themselves (see `registry` routes and discovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryConfig>,
 }
 
 /// 30 s: long enough for ordinary unary calls to finish, short enough for a rolling deploy.
@@ -178,6 +183,9 @@ pub struct RouteConfig {
     /// HTTP response.
     #[serde(default)]
     pub envelope: Option<EnvelopeConfig>,
+    /// Action: serve the registry's API (`yardmaster.registry.v1.Registry`).
+    #[serde(default)]
+    pub registry: Option<RegistryRouteConfig>,
 }
 
 /// Request conditions of a route. All given conditions must hold.

@@ -6,6 +6,7 @@ mod bridge;
 mod cluster;
 mod fanout;
 mod mirror;
+mod registry;
 mod route;
 mod transcode;
 
@@ -69,6 +70,7 @@ pub(crate) fn validate(config: &mut Config) -> Problems {
     for (i, cluster) in config.clusters.iter().enumerate() {
         cluster::check_cluster(&format!("clusters[{i}]"), cluster, &mut problems);
     }
+    registry::check_registry(config, &mut problems);
     for (i, listener) in config.listeners.iter_mut().enumerate() {
         route::check_routes(
             &format!("listeners[{i}]"),

@@ -28,6 +28,7 @@ pub mod tls;
 mod upgrade;
 mod workers;
 
+pub use dispatch::local::{LocalService, LocalServices};
 pub use dispatch::mirror::CopyRuntime;
 pub use dispatch::own_call;
 pub use dispatch::transcode::reflection::fetch as fetch_reflected_descriptors;

@@ -18,6 +18,7 @@ use crate::call_record::{AccessLine, CallRecord};
 use crate::dispatch::envelope::envelope;
 use crate::dispatch::fanout::fanout;
 use crate::dispatch::forward::forward;
+use crate::dispatch::local::local;
 use crate::dispatch::mirror::mirror;
 use crate::dispatch::transcode::transcode;
 use crate::edge::{self, ListenerState};
@@ -119,6 +120,7 @@ impl Pipeline {
             Some(RouteAction::Envelope(action)) => {
                 Box::pin(envelope(action, req, downstream, deadline)).await
             }
+            Some(RouteAction::Local(action)) => Ok(local(action, req).await),
         };
 
         // 4. Account, once, when the response body ends.

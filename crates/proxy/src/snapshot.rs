@@ -14,6 +14,7 @@ use crate::call_record::RouteStats;
 use crate::dispatch::envelope::Envelope;
 use crate::dispatch::fanout::Fanout;
 use crate::dispatch::forward::Forward;
+use crate::dispatch::local::{Local, LocalServices};
 use crate::dispatch::mirror::{CopyRuntime, Mirror};
 use crate::dispatch::transcode::reflection::{self, Reflection};
 use crate::dispatch::transcode::Transcode;
@@ -57,6 +58,7 @@ pub(crate) enum RouteAction {
     Fanout(Arc<Fanout>),
     Transcode(Arc<Transcode>),
     Envelope(Arc<Envelope>),
+    Local(Arc<Local>),
 }
 
 #[derive(Debug)]
@@ -78,12 +80,14 @@ impl Snapshot {
 
     /// Resolves a validated configuration against its clusters. Cheap: starts no thread
     /// and spawns no task. `copies` runs mirror copies; it is needed when a route mirrors
-    /// ([`Snapshot::needs_copies`]).
+    /// ([`Snapshot::needs_copies`]). `local` serves routes whose action is in-process
+    /// (`registry`).
     pub fn new(
         config: Arc<Config>,
         clusters: Arc<ClusterSet>,
         metrics: &ProxyMetrics,
         copies: Option<Arc<CopyRuntime>>,
+        local: &LocalServices,
     ) -> Result<Snapshot, SnapshotError> {
         let mut listeners = HashMap::new();
         let mut reflections = Vec::new();
@@ -93,7 +97,7 @@ impl Snapshot {
                 .routes
                 .iter()
                 .map(|r| {
-                    let entry = route_entry(&name, r, &clusters, metrics, copies.as_ref())?;
+                    let entry = route_entry(&name, r, &clusters, metrics, copies.as_ref(), local)?;
                     if let RouteAction::Transcode(action) = &entry.action {
                         if action.reflection.is_some() {
                             reflections.push(action.clone());
@@ -181,6 +185,7 @@ fn route_entry(
     clusters: &ClusterSet,
     metrics: &ProxyMetrics,
     copies: Option<&Arc<CopyRuntime>>,
+    local: &LocalServices,
 ) -> Result<RouteEntry, SnapshotError> {
     let route_name = route.name.clone().unwrap_or_default();
     let (cluster_name, action) = if let Some(forward) = &route.forward {
@@ -251,6 +256,16 @@ fn route_entry(
         let action = Envelope::new(envelope, cluster);
         let cluster_name = action.cluster.name().clone();
         (cluster_name, RouteAction::Envelope(Arc::new(action)))
+    } else if route.registry.is_some() {
+        let service = local
+            .get("registry")
+            .ok_or_else(|| SnapshotError::NoLocalService {
+                listener: listener.to_string(),
+                route: route_name.clone(),
+                service: "registry",
+            })?;
+        let action = Local::new(service.clone());
+        (Arc::from(""), RouteAction::Local(Arc::new(action)))
     } else {
         let action = match route.deny.clone() {
             Some(deny) => Deny {

@@ -34,6 +34,18 @@ pub enum SnapshotError {
         /// What went wrong.
         message: String,
     },
+    /// A route serves an in-process service the snapshot was not given.
+    #[error(
+        "listener {listener:?}, route {route:?}: the gateway has no {service} service to serve"
+    )]
+    NoLocalService {
+        /// The listener's name.
+        listener: String,
+        /// The route's name.
+        route: String,
+        /// The route key that names the service.
+        service: &'static str,
+    },
     /// A route mirrors, but no copy threads were given to the snapshot.
     #[error("listener {listener:?}, route {route:?}: mirroring needs the copy threads")]
     NoCopyRuntime {

@@ -85,6 +85,7 @@ mod tests {
             fanout: None,
             transcode: None,
             envelope: None,
+            registry: None,
         };
         Route::new(&config, 0)
     }

@@ -10,9 +10,27 @@ use yardmaster_core::DiscoveredEndpoint;
 use yardmaster_discovery::{
     DnsQuery, DnsSource, FileSource, HostPort, KubernetesSource, PortRef, RefreshBounds, Source,
 };
+use yardmaster_registry::Registry;
 
-/// Starts `cluster`'s discovery source as one of its tasks.
-pub(crate) fn follow(cluster: &Cluster) {
+/// Starts `cluster`'s discovery source as one of its tasks; `registry` is the gateway's
+/// registry, for clusters that follow it.
+pub(crate) fn follow(cluster: &Cluster, registry: Option<&Registry>) {
+    if let Some(DiscoveryConfig::Registry(config)) = &cluster.config().discovery {
+        let service = config.service.clone();
+        match registry {
+            Some(registry) => {
+                let registry = registry.clone();
+                cluster.follow(format!("registry {service}"), |feed| async move {
+                    registry
+                        .follow(&service, move |change| feed.send(change))
+                        .await;
+                });
+            }
+            // Validation refuses a registry source without a registry.
+            None => tracing::error!(cluster = %cluster.name(), "no registry to follow"),
+        }
+        return;
+    }
     let source = source(cluster.config());
     cluster.follow(source.to_string(), |feed| {
         source.run(move |change| feed.send(change))
@@ -32,6 +50,8 @@ fn source(config: &ClusterConfig) -> Source {
             parse_endpoint_file,
             file.poll_interval,
         )),
+        // Followed through the registry by `follow`.
+        Some(DiscoveryConfig::Registry(_)) => Source::Static(Vec::new()),
     }
 }
 

@@ -10,18 +10,26 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt;
 use yardmaster_admin::{AdminState, GatewayView, UpdateError};
 use yardmaster_bridge::{Bridge, BridgeMetrics};
 use yardmaster_cluster::{ClusterMetrics, ClusterSet, ClusterStatus};
-use yardmaster_config::Config;
+use yardmaster_config::{Config, RegistryConfig};
+use yardmaster_core::body;
 use yardmaster_core::EndpointChange;
-use yardmaster_proxy::{tls, CopyRuntime, Edge, ListenerSettings, ProxyMetrics, Snapshot, Workers};
+use yardmaster_proxy::{
+    tls, CopyRuntime, Edge, ListenerSettings, LocalServices, ProxyMetrics, Snapshot, Workers,
+};
+use yardmaster_registry::{Cidr, Policy, Registry as ServiceRegistry};
 use yardmaster_transcode::reflection::ReflectionStatus;
 
 /// A gateway whose sockets are bound but which serves nothing yet.
 pub struct Gateway {
     snapshot: Arc<ArcSwap<Snapshot>>,
     registry: Registry,
+    /// Where services register themselves, when the configuration has one.
+    services: Option<ServiceRegistry>,
     proxy_metrics: ProxyMetrics,
     listeners: Vec<BoundListener>,
     bridges: Vec<Bridge>,
@@ -64,7 +72,16 @@ impl Gateway {
             .transpose()
             .context("starting the threads for mirror copies")?
             .map(Arc::new);
-        let snapshot = Snapshot::new(config.clone(), clusters, &proxy_metrics, copies)
+        let services = config.registry.as_ref().map(open_registry).transpose()?;
+        let mut local = LocalServices::default();
+        if let Some(services) = &services {
+            let api = ServiceExt::<http::Request<yardmaster_core::Body>>::map_response(
+                services.grpc_service(),
+                |r| r.map(body::boxed),
+            );
+            local.insert("registry", BoxCloneSyncService::new(api));
+        }
+        let snapshot = Snapshot::new(config.clone(), clusters, &proxy_metrics, copies, &local)
             .context("building the routing snapshot")?;
 
         let mut listeners = Vec::with_capacity(config.listeners.len());
@@ -123,6 +140,7 @@ impl Gateway {
         Ok(Gateway {
             snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             registry,
+            services,
             proxy_metrics,
             listeners,
             bridges,
@@ -144,9 +162,12 @@ impl Gateway {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let workers = Workers::start(worker_count).context("starting the worker threads")?;
+        if let Some(services) = &self.services {
+            services.start();
+        }
         for cluster in self.snapshot.load().clusters().iter() {
             cluster.start();
-            crate::discovery::follow(cluster);
+            crate::discovery::follow(cluster, self.services.as_ref());
         }
         self.snapshot.load().start_reflection();
         let mut addrs = Vec::with_capacity(self.listeners.len());
@@ -217,6 +238,26 @@ impl Gateway {
             _workers: workers,
         })
     }
+}
+
+/// The registry of `config`, its file loaded.
+fn open_registry(config: &RegistryConfig) -> anyhow::Result<ServiceRegistry> {
+    let allow = config
+        .allow
+        .iter()
+        .map(|network| network.parse().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<Cidr>>>()
+        .context("registry.allow")?;
+    let policy = Policy {
+        allow,
+        tokens: config.tokens.clone(),
+        min_ttl: config.min_ttl,
+        max_ttl: config.max_ttl,
+        max_instances: config.max_instances,
+    };
+    ServiceRegistry::open(config.path.clone(), policy)
+        .map_err(anyhow::Error::msg)
+        .context("opening the registry")
 }
 
 async fn shutdown_signal(mut signal: watch::Receiver<bool>) {

@@ -10,6 +10,7 @@ use serde::{de, Deserialize, Deserializer, Serialize};
 use yardmaster_core::GrpcCode;
 
 use crate::duration;
+use crate::model::RegistryDiscoveryConfig;
 use crate::socket_addr;
 pub use crate::socket_addr::EndpointAddress;
 
@@ -159,6 +160,8 @@ pub enum DiscoveryConfig {
     Kubernetes(KubernetesDiscoveryConfig),
     /// A YAML or JSON file of endpoints, read again when it changes.
     File(FileDiscoveryConfig),
+    /// The live instances registered under a service name.
+    Registry(RegistryDiscoveryConfig),
 }
 
 impl DiscoveryConfig {
@@ -169,6 +172,7 @@ impl DiscoveryConfig {
             DiscoveryConfig::Dns(_) => "dns",
             DiscoveryConfig::Kubernetes(_) => "kubernetes",
             DiscoveryConfig::File(_) => "file",
+            DiscoveryConfig::Registry(_) => "registry",
         }
     }
 }

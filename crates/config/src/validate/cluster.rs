@@ -164,6 +164,14 @@ fn check_discovery(path: &str, discovery: &DiscoveryConfig, problems: &mut Probl
             }
             positive(&path, "poll_interval", file.poll_interval, problems);
         }
+        DiscoveryConfig::Registry(registry) => {
+            if registry.service.is_empty() {
+                problems.push((
+                    format!("{path}.registry.service"),
+                    "service must not be empty".to_owned(),
+                ));
+            }
+        }
     }
 }
 

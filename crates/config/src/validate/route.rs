@@ -53,6 +53,7 @@ fn check_route(
         ("fanout", route.fanout.is_some()),
         ("transcode", route.transcode.is_some()),
         ("envelope", route.envelope.is_some()),
+        ("registry", route.registry.is_some()),
     ]
     .into_iter()
     .filter_map(|(key, is_set)| is_set.then_some(key))
@@ -109,7 +110,7 @@ fn check_route(
 }
 
 const NO_ACTION: &str =
-    "route has no action; give it exactly one of `forward`, `deny`, `mirror`, `fanout`, `transcode` or `envelope`";
+    "route has no action; give it exactly one of `forward`, `deny`, `mirror`, `fanout`, `transcode`, `envelope` or `registry`";
 const ONE_ACTION: &str = "keep exactly one of them";
 
 fn check_forward(

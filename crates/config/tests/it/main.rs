@@ -16,6 +16,7 @@ mod listener_rules;
 mod load_file;
 mod mirror_rules;
 mod parse_errors;
+mod registry_rules;
 mod report;
 mod route_rules;
 mod transcode_rules;

@@ -27,7 +27,7 @@ fn unknown_top_level_key() {
     ";
     assert_eq!(
         errors(text),
-        ["gateway.yaml:4:1: cluster: unknown key `cluster` (allowed keys: admin, log, drain_timeout, workers, listeners, clusters, bridges)"]
+        ["gateway.yaml:4:1: cluster: unknown key `cluster` (allowed keys: admin, log, drain_timeout, workers, listeners, clusters, bridges, registry)"]
     );
 }
 

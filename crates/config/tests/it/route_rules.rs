@@ -55,7 +55,7 @@ fn requires_exactly_one_action() {
     assert_eq!(
         errors(&with_routes(routes)),
         [
-            "gateway.yaml:5:9: listeners[0].routes[0]: route has no action; give it exactly one of `forward`, `deny`, `mirror`, `fanout`, `transcode` or `envelope`",
+            "gateway.yaml:5:9: listeners[0].routes[0]: route has no action; give it exactly one of `forward`, `deny`, `mirror`, `fanout`, `transcode`, `envelope` or `registry`",
             "gateway.yaml:6:9: listeners[0].routes[1]: route has both `forward` and `deny`; keep exactly one of them",
         ]
     );

@@ -3,6 +3,7 @@
 pub(crate) mod envelope;
 pub(crate) mod fanout;
 pub(crate) mod forward;
+pub(crate) mod local;
 pub(crate) mod mirror;
 pub mod own_call;
 mod request_head;

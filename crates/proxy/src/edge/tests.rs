@@ -91,7 +91,14 @@ fn edge_to(endpoint: std::net::SocketAddr) -> Edge {
         &config.clusters,
         &ClusterMetrics::new(&mut Registry::default()),
     );
-    let snapshot = Snapshot::new(config, Arc::new(clusters), &metrics, None).unwrap();
+    let snapshot = Snapshot::new(
+        config,
+        Arc::new(clusters),
+        &metrics,
+        None,
+        &Default::default(),
+    )
+    .unwrap();
     Edge::new(
         "public",
         Arc::new(ArcSwap::from_pointee(snapshot)),

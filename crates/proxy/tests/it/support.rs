@@ -55,7 +55,7 @@ clusters:
     let config = Arc::new(yardmaster_config::from_str(&yaml, "test.yaml").unwrap());
     let cluster_metrics = ClusterMetrics::new(&mut Registry::default());
     let clusters = Arc::new(ClusterSet::new(&config.clusters, &cluster_metrics));
-    Snapshot::new(config, clusters, metrics, None).unwrap()
+    Snapshot::new(config, clusters, metrics, None, &Default::default()).unwrap()
 }
 
 /// Serves listener `public` of a gateway forwarding to `upstream` through the edge that

@@ -83,6 +83,7 @@ async fn check_passes_every_example() {
             "1 listeners, 3 routes, 2 clusters",
         ),
         ("mirror.yaml", "1 listeners, 1 routes, 4 clusters"),
+        ("registry.yaml", "1 listeners, 2 routes, 1 clusters"),
         ("tls.yaml", "1 listeners, 1 routes, 1 clusters"),
         (
             "transcoding-reflection.yaml",

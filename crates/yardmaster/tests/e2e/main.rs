@@ -21,6 +21,7 @@ mod health_checks;
 mod http_proxy;
 mod mirror;
 mod python_client;
+mod registry;
 mod resilience;
 mod smoke;
 mod tls;
