@@ -86,6 +86,21 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
         "/config" => json(&state.view.config_json()),
         "/clusters" => to_json(&state.view.clusters()),
         "/descriptors" => to_json(&state.view.reflection_status()),
+        "/registry" => {
+            let service = req
+                .uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("service=")))
+                .unwrap_or_default();
+            match state.view.registry_instances(service) {
+                Some(instances) => to_json(&instances),
+                None => reply(
+                    StatusCode::NOT_FOUND,
+                    TEXT,
+                    "this gateway has no registry\n",
+                ),
+            }
+        }
         path if path.starts_with("/clusters/") => {
             let name = path.trim_start_matches("/clusters/");
             match state.view.clusters().into_iter().find(|c| c.name == name) {
@@ -111,7 +126,7 @@ fn respond(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>>
         _ => reply(
             StatusCode::NOT_FOUND,
             TEXT,
-            "not found; try /healthz /ready /config /clusters /descriptors /metrics\n",
+            "not found; try /healthz /ready /config /clusters /descriptors /registry /metrics\n",
         ),
     }
 }

@@ -7,6 +7,7 @@ use prometheus_client::registry::Registry;
 use yardmaster_bridge::BridgeHandle;
 use yardmaster_cluster::{ClusterStatus, ControlError};
 use yardmaster_core::EndpointChange;
+use yardmaster_registry::InstanceStatus;
 use yardmaster_transcode::reflection::ReflectionStatus;
 
 /// Read access to the running gateway, implemented by the binary over its current
@@ -26,6 +27,9 @@ pub trait GatewayView: Send + Sync {
     fn reflection_status(&self) -> Vec<ReflectionStatus>;
     /// Fetches those descriptors again now; returns how many routes were asked.
     fn refresh_reflection(&self) -> usize;
+    /// The live instances in the registry, of `service` (every service when empty);
+    /// `None` when the gateway has no registry.
+    fn registry_instances(&self, service: &str) -> Option<Vec<InstanceStatus>>;
 }
 
 /// Why an endpoint change was refused.

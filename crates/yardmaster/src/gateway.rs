@@ -21,7 +21,7 @@ use yardmaster_core::EndpointChange;
 use yardmaster_proxy::{
     tls, CopyRuntime, Edge, ListenerSettings, LocalServices, ProxyMetrics, Snapshot, Workers,
 };
-use yardmaster_registry::{Cidr, Policy, Registry as ServiceRegistry};
+use yardmaster_registry::{Cidr, InstanceStatus, Policy, Registry as ServiceRegistry};
 use yardmaster_transcode::reflection::ReflectionStatus;
 
 /// A gateway whose sockets are bound but which serves nothing yet.
@@ -213,6 +213,7 @@ impl Gateway {
                     view: Arc::new(View {
                         snapshot: self.snapshot.clone(),
                         ready: ready.clone(),
+                        services: self.services.clone(),
                     }),
                     registry: Arc::new(self.registry),
                     bridges: bridge_handles,
@@ -306,6 +307,7 @@ impl GatewayHandle {
 struct View {
     snapshot: Arc<ArcSwap<Snapshot>>,
     ready: Arc<AtomicBool>,
+    services: Option<ServiceRegistry>,
 }
 
 impl GatewayView for View {
@@ -336,5 +338,11 @@ impl GatewayView for View {
 
     fn refresh_reflection(&self) -> usize {
         self.snapshot.load().refresh_reflection()
+    }
+
+    fn registry_instances(&self, service: &str) -> Option<Vec<InstanceStatus>> {
+        self.services
+            .as_ref()
+            .map(|registry| registry.instances(service))
     }
 }

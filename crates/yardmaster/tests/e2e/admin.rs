@@ -76,7 +76,8 @@ async fn unknown_admin_path_is_404_listing_the_known_ones() {
         gateway.admin_get("/nope").await,
         (
             StatusCode::NOT_FOUND,
-            "not found; try /healthz /ready /config /clusters /descriptors /metrics\n".to_owned()
+            "not found; try /healthz /ready /config /clusters /descriptors /registry /metrics\n"
+                .to_owned()
         )
     );
 }

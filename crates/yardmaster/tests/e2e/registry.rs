@@ -16,6 +16,8 @@ const ECHO: &str = "yardmaster.demo.v1.Echo";
 fn config(state: &Path) -> String {
     format!(
         r#"
+admin:
+  listen: 127.0.0.1:0
 registry:
   path: "{state}"
   allow: [127.0.0.0/8]
@@ -92,6 +94,13 @@ async fn registered_instances_are_routable_until_they_leave() {
         .into_inner();
     assert_eq!(list.instances.len(), 1);
     assert_eq!(list.instances[0].address, upstream.addr().to_string());
+    let (status, body) = gateway
+        .admin_get(&format!("/registry?service={ECHO}"))
+        .await;
+    assert_eq!(status, http::StatusCode::OK);
+    let shown: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(shown[0]["address"], upstream.addr().to_string(), "{body}");
+    assert_eq!(shown[0]["lease_id"], lease.lease_id.as_str(), "{body}");
 
     // Registering again is the same instance.
     let again = registry
