@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::{header, HeaderMap, HeaderValue, Method, Request};
+use http::{HeaderMap, Request};
 use http_body_util::BodyExt;
 use tokio::net::TcpStream;
 use yardmaster_config::{HealthCheckConfig, HealthCheckKind};
 use yardmaster_core::grpc_frame::Message;
-use yardmaster_core::{body, GrpcCode};
+use yardmaster_core::{body, grpc, GrpcCode};
 
 use crate::h2_pool::Lane;
 use crate::health_state::Thresholds;
@@ -132,18 +132,10 @@ async fn http_probe(shared: &ClusterShared, endpoint: &Endpoint, path: &str) -> 
 }
 
 async fn grpc_probe(shared: &ClusterShared, endpoint: &Endpoint, service: &str) -> bool {
-    let Ok(req) = Request::builder()
-        .method(Method::POST)
-        .uri(GRPC_HEALTH_PATH)
-        .header(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/grpc"),
-        )
-        .header(header::TE, HeaderValue::from_static("trailers"))
-        .body(body::full(health_request(service)))
-    else {
-        return false;
-    };
+    let req = grpc::request(
+        http::Uri::from_static(GRPC_HEALTH_PATH),
+        body::full(health_request(service)),
+    );
     let Ok((response, _stream)) = endpoint.send(&shared.name, req, Lane::Live).await else {
         return false;
     };

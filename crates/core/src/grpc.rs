@@ -152,6 +152,21 @@ impl GrpcCode {
     }
 }
 
+/// A gRPC call's request to `uri` (`/package.Service/Method`): `POST`, `content-type:
+/// application/grpc` and `te: trailers`. The caller adds metadata and a deadline.
+pub fn request<B>(uri: http::Uri, body: B) -> http::Request<B> {
+    let mut req = http::Request::new(body);
+    *req.method_mut() = http::Method::POST;
+    *req.uri_mut() = uri;
+    let headers = req.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(CONTENT_TYPE_PREFIX),
+    );
+    headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+    req
+}
+
 /// Whether the headers announce a gRPC call (`content-type: application/grpc...`).
 pub fn is_grpc(headers: &HeaderMap) -> bool {
     headers

@@ -1,12 +1,14 @@
 //! A method a transcoding route can call.
 
+use http::uri::PathAndQuery;
 use prost_reflect::MethodDescriptor;
 
 /// One method of the descriptors, with its gRPC path.
 #[derive(Clone, Debug)]
 pub struct Method {
     descriptor: MethodDescriptor,
-    path: String,
+    /// The gRPC path, built once: every call's request carries it.
+    path: PathAndQuery,
 }
 
 impl Method {
@@ -16,11 +18,18 @@ impl Method {
             descriptor.parent_service().full_name(),
             descriptor.name()
         );
+        // Full names are identifiers joined by dots: always a valid path.
+        let path = PathAndQuery::try_from(path).unwrap_or_else(|_| PathAndQuery::from_static("/"));
         Method { descriptor, path }
     }
 
     /// The gRPC path, `/package.Service/Method`.
     pub fn path(&self) -> &str {
+        self.path.as_str()
+    }
+
+    /// The gRPC path, ready for a request's URI.
+    pub fn path_and_query(&self) -> &PathAndQuery {
         &self.path
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, Uri};
+use http::{Request, Response, Uri};
 use tokio::time::Instant;
 use yardmaster_cluster::Cluster;
 use yardmaster_config::EnvelopeConfig;
@@ -87,15 +87,11 @@ pub(crate) async fn envelope(
         Message::new(&message).map_err(|e| failed(Cause::MessageTooLarge, e.to_string()))?;
 
     let deadline = super::call_deadline(deadline, action.timeout);
-    let mut upstream = Request::new(body::full(message.framed().clone()));
-    *upstream.method_mut() = Method::POST;
-    *upstream.uri_mut() = Uri::from_static(FORWARD_PATH);
-    let headers = upstream.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(grpc::CONTENT_TYPE_PREFIX),
+    let mut upstream = grpc::request(
+        Uri::from_static(FORWARD_PATH),
+        body::full(message.framed().clone()),
     );
-    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    let headers = upstream.headers_mut();
     if let Some(host) = parts.headers.get(header::HOST) {
         headers.insert(header::HOST, host.clone());
     }

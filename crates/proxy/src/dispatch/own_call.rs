@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request};
+use http::header::HeaderMap;
 use yardmaster_cluster::Cluster;
 use yardmaster_core::grpc_frame::Message;
 use yardmaster_core::{body, grpc, GrpcCode};
@@ -46,18 +45,14 @@ pub async fn call_whole(
         let message = Message::new(request).map_err(|e| gateway(e.to_string()))?;
         framed.extend_from_slice(message.framed());
     }
-    let mut req = Request::new(body::full(framed.freeze()));
-    *req.method_mut() = Method::POST;
-    *req.uri_mut() = path
+    let uri = path
         .parse()
         .map_err(|_| gateway(format!("{path:?} is not a gRPC path")))?;
+    let mut req = grpc::request(uri, body::full(framed.freeze()));
     let headers = req.headers_mut();
-    headers.extend(metadata.iter().map(|(n, v)| (n.clone(), v.clone())));
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(grpc::CONTENT_TYPE_PREFIX),
-    );
-    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    for (name, value) in metadata {
+        headers.append(name.clone(), value.clone());
+    }
     yardmaster_core::grpc_timeout::insert_left(headers, timeout);
     let exchange = async {
         let response = cluster

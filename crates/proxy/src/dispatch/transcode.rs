@@ -10,9 +10,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::PathAndQuery;
 use http::{Method as HttpMethod, Request, Response, StatusCode, Uri};
 use tokio::time::Instant;
 use yardmaster_cluster::{Cluster, UpstreamBody};
@@ -449,23 +447,13 @@ fn upstream_request(
         None => parts.headers.get(header::HOST).cloned(),
     };
     let mut uri = parts.uri.into_parts();
-    uri.path_and_query = Some(
-        PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(binding.method().path().as_bytes()))
-            .unwrap_or_else(|_| PathAndQuery::from_static("/")),
-    );
-    let mut req = Request::new(message);
-    *req.method_mut() = HttpMethod::POST;
-    *req.uri_mut() = Uri::from_parts(uri).unwrap_or_default();
+    uri.path_and_query = Some(binding.method().path_and_query().clone());
+    let mut req = grpc::request(Uri::from_parts(uri).unwrap_or_default(), message);
     *req.version_mut() = parts.version;
     let headers = req.headers_mut();
     if let Some(host) = parts.headers.get(header::HOST) {
         headers.insert(header::HOST, host.clone());
     }
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(grpc::CONTENT_TYPE_PREFIX),
-    );
-    headers.insert(header::TE, HeaderValue::from_static("trailers"));
     action.forwarding.request_metadata(&parts.headers, headers);
     forwarded::add_request_headers(headers, downstream, original_host, parts.version);
     if let Some(deadline) = deadline {
