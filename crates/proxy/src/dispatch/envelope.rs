@@ -124,11 +124,8 @@ pub(crate) async fn envelope(
             return Err(failed(Cause::BadReply, message));
         }
         Err(ReplyError::Broken { cause, message }) => return Err(failed(cause, message)),
-        Err(ReplyError::Status { code, status, .. }) => {
-            let message = status
-                .get(grpc::MESSAGE_HEADER)
-                .map(grpc::decode_message)
-                .unwrap_or_default();
+        Err(ReplyError::Status { status, .. }) => {
+            let (code, message) = (status.code, status.message);
             tracing::warn!(cluster = %action.cluster.name(), ?code, %message, "the forwarder failed");
             return Ok(text_response(
                 code.to_http_status(),

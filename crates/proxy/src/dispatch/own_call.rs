@@ -62,12 +62,9 @@ pub async fn call_whole(
         read_replies(response, max)
             .await
             .map_err(|failure| match failure {
-                ReplyError::Status { code, status, .. } => CallError {
-                    code: Some(code),
-                    message: status
-                        .get(grpc::MESSAGE_HEADER)
-                        .map(grpc::decode_message)
-                        .unwrap_or_default(),
+                ReplyError::Status { status, .. } => CallError {
+                    code: Some(status.code),
+                    message: status.message,
                 },
                 ReplyError::Broken { message, .. } => gateway(message),
             })

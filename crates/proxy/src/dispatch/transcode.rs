@@ -24,7 +24,7 @@ use yardmaster_transcode::{
     Matched, Miss, OpenApiOptions, StreamFormat,
 };
 
-use super::whole_body::{read_body, read_replies, ReplyError};
+use super::whole_body::{read_body, read_replies, ReplyError, UpstreamStatus};
 use crate::forwarded::{self, Downstream};
 use crate::metrics::RouteLabels;
 use crate::{ProxyBody, ProxyMetrics};
@@ -142,11 +142,7 @@ struct Failure {
 impl From<ReplyError> for Failure {
     fn from(error: ReplyError) -> Failure {
         match error {
-            ReplyError::Status {
-                code,
-                status,
-                metadata,
-            } => Failure::upstream(code, &status, metadata),
+            ReplyError::Status { status, metadata } => Failure::upstream(status, metadata),
             ReplyError::Broken { cause, message } => Failure::gateway(cause, message),
         }
     }
@@ -170,19 +166,15 @@ impl Failure {
     /// The upstream ended the call with a status other than OK (in `headers`, the
     /// trailers or a trailers-only reply's headers): the HTTP status of
     /// `google/rpc/code.proto`'s mapping.
-    fn upstream(code: GrpcCode, headers: &HeaderMap, metadata: HeaderMap) -> Failure {
-        let message = headers
-            .get(grpc::MESSAGE_HEADER)
-            .map(grpc::decode_message)
-            .unwrap_or_default();
+    fn upstream(status: UpstreamStatus, metadata: Box<HeaderMap>) -> Failure {
         Failure {
-            http: code.to_http_status(),
-            code,
-            message,
-            details: headers.get(grpc::STATUS_DETAILS_HEADER).cloned(),
+            http: status.code.to_http_status(),
+            code: status.code,
+            message: status.message,
+            details: status.details,
             fault: None,
             allow: Vec::new(),
-            metadata: Some(Box::new(metadata)),
+            metadata: Some(metadata),
         }
     }
 

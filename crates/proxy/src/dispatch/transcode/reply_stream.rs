@@ -6,17 +6,17 @@
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use http::header;
-use http::{Response, StatusCode};
+use http::Response;
 use http_body::Frame;
-use http_body_util::{BodyExt, StreamBody};
+use http_body_util::StreamBody;
 use tokio::time::Instant;
 use yardmaster_cluster::UpstreamBody;
-use yardmaster_core::grpc_frame::MessageDecoder;
-use yardmaster_core::{body, grpc, BoxError, Cause, GrpcCode};
+use yardmaster_core::{body, BoxError, Cause};
 use yardmaster_transcode::{response_headers, Binding, DescriptorPool, JsonOptions, StreamFormat};
 
 use super::request_stream::FailureSlot;
 use super::{Failure, Transcode};
+use crate::dispatch::whole_body::ReplyReader;
 use crate::ProxyBody;
 
 /// Answers with the reply stream once its first message is in: 200 with the reply's
@@ -31,33 +31,17 @@ pub(super) async fn respond(
     deadline: Option<Instant>,
     request_failure: FailureSlot,
 ) -> Result<Response<ProxyBody>, Failure> {
-    let (parts, body) = response.into_parts();
-    let trailers_only = GrpcCode::from_headers(&parts.headers);
-    if let Some(code) = trailers_only.filter(|code| *code != GrpcCode::Ok) {
-        return Err(Failure::upstream(
-            code,
-            &parts.headers,
-            parts.headers.clone(),
-        ));
-    }
-    if parts.status != StatusCode::OK || !grpc::is_grpc(&parts.headers) {
-        let message = format!(
-            "the upstream answered HTTP {} without a gRPC status",
-            parts.status
-        );
-        return Err(Failure::gateway(Cause::BadReply, message));
-    }
+    let reader = ReplyReader::new(response, action.max_message_bytes)?;
+    let head = reader.metadata().clone();
     let mut replies = Replies {
-        body,
-        decoder: MessageDecoder::new(action.max_message_bytes),
+        reader,
         binding: binding.clone(),
         json: action.json,
         pool: pool.clone(),
         format,
         deadline,
         request_failure,
-        // A trailers-only OK is a stream of no messages.
-        done: trailers_only.is_some(),
+        done: false,
     };
     let first = replies.next().await?;
     let rest = stream::unfold(replies, |mut replies| async move {
@@ -72,14 +56,13 @@ pub(super) async fn respond(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-cache"),
     );
-    response_headers(&parts.headers, headers);
+    response_headers(&head, headers);
     Ok(response)
 }
 
 /// The upstream's reply stream, turned into chunks of the HTTP body.
 struct Replies {
-    body: UpstreamBody,
-    decoder: MessageDecoder,
+    reader: ReplyReader,
     binding: Binding,
     json: JsonOptions,
     pool: DescriptorPool,
@@ -105,63 +88,25 @@ impl Replies {
         if self.done {
             return Ok(None);
         }
-        loop {
-            if let Some(message) = self
-                .decoder
-                .next_message()
-                .map_err(|error| Failure::gateway(error.cause(), error.to_string()))?
-            {
-                if message.is_compressed() {
-                    let text =
-                        "the upstream compressed a reply, which the gateway does not decompress";
-                    return Err(Failure::gateway(Cause::BadReply, text));
-                }
-                let json = self
-                    .binding
-                    .response_to_json(message.payload(), self.json)
-                    .map_err(|text| Failure::gateway(Cause::BadReply, text))?;
-                return Ok(Some(self.format.message(&json)));
-            }
-            let frame = match self.deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, self.body.frame())
-                    .await
-                    .map_err(|_| {
-                        let text = "deadline exceeded while the upstream was streaming";
-                        Failure::gateway(Cause::DeadlineExceeded, text)
-                    })?,
-                None => self.body.frame().await,
-            };
-            let frame = match frame {
-                Some(Ok(frame)) => frame,
-                Some(Err(error)) => {
-                    let cause = UpstreamBody::failure_cause(&*error);
-                    return Err(Failure::gateway(cause, error.to_string()));
-                }
-                None => {
-                    let text = "reply ended without trailers";
-                    return Err(Failure::gateway(Cause::MissingTrailers, text));
-                }
-            };
-            let trailers = match frame.into_data() {
-                Ok(data) => {
-                    self.decoder.push(&data);
-                    continue;
-                }
-                Err(frame) => frame.into_trailers().unwrap_or_default(),
-            };
+        let reply = match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.reader.next())
+                .await
+                .map_err(|_| {
+                    let text = "deadline exceeded while the upstream was streaming";
+                    Failure::gateway(Cause::DeadlineExceeded, text)
+                })?,
+            None => self.reader.next().await,
+        };
+        let reply = reply?;
+        let Some(reply) = reply else {
             self.done = true;
-            self.decoder
-                .finish()
-                .map_err(|error| Failure::gateway(error.cause(), error.to_string()))?;
-            return match GrpcCode::from_headers(&trailers) {
-                Some(GrpcCode::Ok) => Ok(None),
-                Some(code) => Err(Failure::upstream(code, &trailers, trailers.clone())),
-                None => Err(Failure::gateway(
-                    Cause::MissingStatus,
-                    "reply trailers without grpc-status",
-                )),
-            };
-        }
+            return Ok(None);
+        };
+        let json = self
+            .binding
+            .response_to_json(&reply, self.json)
+            .map_err(|text| Failure::gateway(Cause::BadReply, text))?;
+        Ok(Some(self.format.message(&json)))
     }
 
     /// Ends the stream with `failure`'s status.
