@@ -64,6 +64,8 @@ pub struct PathTemplate {
     segments: Vec<Segment>,
     variables: Vec<Variable>,
     verb: Option<String>,
+    /// Each segment's [`Segment::rank`], computed once for [`PathTemplate::rank`].
+    ranks: Vec<u8>,
 }
 
 impl fmt::Display for PathTemplate {
@@ -127,9 +129,8 @@ impl PathTemplate {
 
     /// How specific the template is: of two templates that match a path, the greater
     /// wins. Literal beats `*` beats `**`, segment by segment; then a verb wins.
-    pub(crate) fn rank(&self) -> (Vec<u8>, bool) {
-        let segments = self.segments.iter().map(Segment::rank).collect();
-        (segments, self.verb.is_some())
+    pub(crate) fn rank(&self) -> (&[u8], bool) {
+        (&self.ranks, self.verb.is_some())
     }
 
     /// The template as an OpenAPI path (`/v1/{name}:publish`) and its parameters, in
@@ -185,28 +186,39 @@ impl PathTemplate {
 
     /// The variables' values when `path` matches, still percent-encoded.
     pub(crate) fn matches(&self, path: &RequestPath<'_>) -> Option<RawValues> {
-        let mut segments = path.segments.clone();
-        if let Some(verb) = &self.verb {
-            let last = segments.last_mut()?;
-            *last = last.strip_suffix(verb.as_str())?.strip_suffix(':')?;
-        }
+        // Tried against every binding: reads the request's segments in place, and
+        // allocates only for a match's values.
+        let count = path.segments.len();
+        let last = match &self.verb {
+            Some(verb) => Some(
+                path.segments
+                    .last()?
+                    .strip_suffix(verb.as_str())?
+                    .strip_suffix(':')?,
+            ),
+            None => None,
+        };
+        let segment = |i: usize| match last {
+            Some(last) if i.saturating_add(1) == count => Some(last),
+            _ => path.segments.get(i).copied(),
+        };
         let mut ends_with_rest = false;
-        for (i, segment) in self.segments.iter().enumerate() {
-            match segment {
+        for (i, template) in self.segments.iter().enumerate() {
+            match template {
                 Segment::Literal(literal) => {
-                    if segments.get(i) != Some(&literal.as_str()) {
+                    if segment(i) != Some(literal.as_str()) {
                         return None;
                     }
                 }
                 Segment::One => {
-                    if segments.get(i).is_none_or(|s| s.is_empty()) {
+                    if segment(i).is_none_or(str::is_empty) {
                         return None;
                     }
                 }
                 Segment::Rest => ends_with_rest = true,
             }
         }
-        if !ends_with_rest && segments.len() != self.segments.len() {
+        if !ends_with_rest && count != self.segments.len() {
             return None;
         }
         let values = self
@@ -214,14 +226,12 @@ impl PathTemplate {
             .iter()
             .map(|variable| {
                 let end = if variable.end == self.segments.len() && ends_with_rest {
-                    segments.len()
+                    count
                 } else {
                     variable.end
                 };
-                segments
-                    .get(variable.start..end)
-                    .unwrap_or_default()
-                    .join("/")
+                let covered: Vec<&str> = (variable.start..end).filter_map(segment).collect();
+                covered.join("/")
             })
             .collect();
         Some(values)
@@ -285,11 +295,13 @@ impl Parser<'_> {
                 ));
             }
         }
+        let ranks = self.segments.iter().map(Segment::rank).collect();
         Ok(PathTemplate {
             text: self.text.to_owned(),
             segments: self.segments,
             variables: self.variables,
             verb,
+            ranks,
         })
     }
 
