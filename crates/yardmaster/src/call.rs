@@ -142,7 +142,7 @@ async fn call(
             .with_context(|| format!("request message {}", i + 1))?;
         requests.push(request);
     }
-    let metadata = metadata(options.metadata)?;
+    let metadata = parse_metadata(options.metadata)?;
     let replies = call_whole(
         cluster,
         method.path(),
@@ -168,7 +168,8 @@ async fn call(
     Ok(out)
 }
 
-fn metadata(pairs: &[String]) -> anyhow::Result<HeaderMap> {
+/// `key=value` pairs (`-m` options) as metadata.
+pub(crate) fn parse_metadata(pairs: &[String]) -> anyhow::Result<HeaderMap> {
     let mut metadata = HeaderMap::new();
     for pair in pairs {
         let (key, value) = pair

@@ -354,17 +354,7 @@ fn status_error(status: tonic::Status) -> anyhow::Error {
 
 fn with_metadata<T>(message: T, pairs: &[String]) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
-    for pair in pairs {
-        let (key, value) = pair
-            .split_once('=')
-            .with_context(|| format!("metadata {pair:?} is not key=value"))?;
-        let key: tonic::metadata::MetadataKey<tonic::metadata::Ascii> = key
-            .parse()
-            .with_context(|| format!("{key:?} is not a metadata key"))?;
-        let value = value
-            .parse()
-            .with_context(|| format!("{value:?} is not a metadata value"))?;
-        request.metadata_mut().append(key, value);
-    }
+    let metadata = crate::call::parse_metadata(pairs)?;
+    *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(metadata);
     Ok(request)
 }

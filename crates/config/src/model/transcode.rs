@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use yardmaster_transcode::{DescriptorPool, HttpApi, HttpRule};
+use yardmaster_transcode::{DescriptorPool, HttpApi, HttpRule, JsonOptions};
 
 use crate::descriptors::{compile_proto_files, read_descriptor_set};
 use crate::duration;
@@ -149,6 +149,15 @@ impl TranscodeConfig {
             let key = error.rule.map(|i| format!("http_rules[{i}]"));
             (key, error.message)
         })
+    }
+
+    /// How the route maps messages to and from JSON.
+    pub fn json_options(&self) -> JsonOptions {
+        JsonOptions {
+            allow_unknown_fields: self.allow_unknown_fields,
+            emit_defaults: self.emit_defaults,
+            proto_field_names: self.proto_field_names,
+        }
     }
 
     /// The configuration key the descriptors come from, for errors.

@@ -89,11 +89,7 @@ impl Transcode {
             cluster,
             api: ArcSwapOption::new(api),
             reflection,
-            json: JsonOptions {
-                allow_unknown_fields: config.allow_unknown_fields,
-                emit_defaults: config.emit_defaults,
-                proto_field_names: config.proto_field_names,
-            },
+            json: config.json_options(),
             timeout: config.timeout,
             max_message_bytes: config.max_message_bytes,
             forwarding: HeaderForwarding::new(&config.forward_headers)
@@ -109,11 +105,7 @@ impl Transcode {
                 let options = OpenApiOptions {
                     title: openapi.title.clone().unwrap_or_else(|| route.route.clone()),
                     version: openapi.version.clone(),
-                    json: JsonOptions {
-                        allow_unknown_fields: config.allow_unknown_fields,
-                        emit_defaults: config.emit_defaults,
-                        proto_field_names: config.proto_field_names,
-                    },
+                    json: config.json_options(),
                 };
                 (openapi.path.clone(), options)
             }),
