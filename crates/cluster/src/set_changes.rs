@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use yardmaster_core::{DiscoveredEndpoint, EndpointChange, EndpointState};
 
@@ -283,7 +282,7 @@ impl ClusterShared {
     fn record_update(&self, membership: &mut Membership) {
         let record = &mut membership.discovery;
         record.status.updates_total += 1;
-        record.status.last_update_unix_ms = Some(unix_ms());
+        record.status.last_update_unix_ms = Some(yardmaster_core::unix_ms_now());
         record.status.last_error = None;
         if record.failing_for > 0 {
             tracing::info!(cluster = %self.name, source = %record.status.source, "discovery recovered");
@@ -295,7 +294,7 @@ impl ClusterShared {
     fn record_failure(&self, membership: &mut Membership, reason: String) {
         let record = &mut membership.discovery;
         record.status.errors_total += 1;
-        record.status.last_error_unix_ms = Some(unix_ms());
+        record.status.last_error_unix_ms = Some(yardmaster_core::unix_ms_now());
         record.failing_for += 1;
         if record.failing_for == 1 {
             tracing::warn!(cluster = %self.name, source = %record.status.source, error = %reason, "discovery failed; keeping the last endpoint set");
@@ -305,10 +304,4 @@ impl ClusterShared {
         record.status.last_error = Some(reason);
         self.discovery_errors.inc();
     }
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -16,6 +16,7 @@ mod fault;
 pub mod grpc;
 pub mod grpc_frame;
 pub mod grpc_timeout;
+mod unix_time;
 
 pub use backoff::Backoff;
 pub use body::{Body, BoxError};
@@ -23,3 +24,4 @@ pub use cause::{Cause, Status};
 pub use endpoint_change::{DiscoveredEndpoint, EndpointChange, EndpointState};
 pub use fault::Fault;
 pub use grpc::GrpcCode;
+pub use unix_time::unix_ms_now;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use yardmaster_core::{DiscoveredEndpoint, EndpointChange};
@@ -16,7 +16,7 @@ use crate::pb::registry_server::RegistryServer;
 use crate::pb::RegisterRequest;
 use crate::policy::{check_service_name, Policy};
 use crate::service::RegistryService;
-use crate::state::{millis, Change, InstanceStatus, Lease, RegistryState, UnixMs};
+use crate::state::{Change, InstanceStatus, Lease, RegistryState, UnixMs};
 use crate::state_file::{StateFile, StoredInstance};
 
 /// Most `Watch` calls open at once: each holds a stream and a task's worth of memory, and
@@ -70,7 +70,10 @@ impl Registry {
         let (state, file) = match path {
             Some(path) => {
                 let file = StateFile::new(path);
-                (file.load(&policy, now_unix_ms())?, Some(Arc::new(file)))
+                (
+                    file.load(&policy, yardmaster_core::unix_ms_now())?,
+                    Some(Arc::new(file)),
+                )
             }
             None => (RegistryState::default(), None),
         };
@@ -148,7 +151,10 @@ impl Registry {
     /// The live instances of `service` (of every service when empty), by service and
     /// address, for the admin API.
     pub fn instances(&self, service: &str) -> Vec<InstanceStatus> {
-        self.inner.lock().state.list(service, now_unix_ms())
+        self.inner
+            .lock()
+            .state
+            .list(service, yardmaster_core::unix_ms_now())
     }
 
     /// `Register`: checks `request` and `authorization` (the metadata value) against the
@@ -161,7 +167,7 @@ impl Registry {
         let policy = &self.inner.policy;
         let owner = policy.authorize(authorization)?;
         let registration = policy.validate(request, owner)?;
-        let now = now_unix_ms();
+        let now = yardmaster_core::unix_ms_now();
         let mut shared = self.inner.lock();
         let (lease, change) =
             shared
@@ -183,7 +189,7 @@ impl Registry {
         authorization: Option<&str>,
     ) -> Result<Lease, RegistryError> {
         let owner = self.inner.policy.authorize(authorization)?;
-        let now = now_unix_ms();
+        let now = yardmaster_core::unix_ms_now();
         let mut shared = self.inner.lock();
         let lease = shared.state.keep_alive(lease_id, &owner, now)?;
         self.inner.changed(&mut shared, Change::Renewed, [], now);
@@ -197,7 +203,7 @@ impl Registry {
         authorization: Option<&str>,
     ) -> Result<(), RegistryError> {
         let owner = self.inner.policy.authorize(authorization)?;
-        let now = now_unix_ms();
+        let now = yardmaster_core::unix_ms_now();
         let mut shared = self.inner.lock();
         let service = shared.state.deregister(lease_id, &owner, now)?;
         self.inner
@@ -245,7 +251,9 @@ impl Inner {
     fn subscribe(&self, service: &str) -> watch::Receiver<Snapshot> {
         let mut shared = self.lock();
         let Shared { state, feed, .. } = &mut *shared;
-        feed.subscribe(service, || state.list(service, now_unix_ms()))
+        feed.subscribe(service, || {
+            state.list(service, yardmaster_core::unix_ms_now())
+        })
     }
 
     /// Records a change made under `shared`: the file falls behind, and on a members change
@@ -315,7 +323,7 @@ async fn expire_leases(registry: Weak<Inner>) {
         let Some(inner) = registry.upgrade() else {
             return;
         };
-        let pause = inner.expire(now_unix_ms());
+        let pause = inner.expire(yardmaster_core::unix_ms_now());
         drop(inner);
         tokio::time::sleep(pause).await;
     }
@@ -360,12 +368,6 @@ async fn write_state(registry: Weak<Inner>, file: Arc<StateFile>, wanted: Arc<No
 /// A new lease id: 128 random bits as 32 hex digits.
 fn new_lease_id() -> String {
     format!("{:032x}", fastrand::u128(..))
-}
-
-fn now_unix_ms() -> UnixMs {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
 }
 
 #[cfg(test)]

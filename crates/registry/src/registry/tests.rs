@@ -63,7 +63,7 @@ fn watches_that_go_away_leave_nothing_behind() {
     );
     drop(watches);
     assert_eq!(registry.inner.watches.available_permits(), MAX_WATCHES);
-    registry.inner.expire(now_unix_ms());
+    registry.inner.expire(yardmaster_core::unix_ms_now());
     assert_eq!(registry.inner.lock().feed.len(), 0);
 }
 
@@ -190,6 +190,15 @@ async fn a_flood_of_registrations_reaches_the_file() {
         }
     })
     .await;
-    let reopened = StateFile::new(path).load(&policy(Duration::from_secs(60)), now_unix_ms());
-    assert_eq!(reopened.unwrap().list("users", now_unix_ms()).len(), 1000);
+    let reopened = StateFile::new(path).load(
+        &policy(Duration::from_secs(60)),
+        yardmaster_core::unix_ms_now(),
+    );
+    assert_eq!(
+        reopened
+            .unwrap()
+            .list("users", yardmaster_core::unix_ms_now())
+            .len(),
+        1000
+    );
 }

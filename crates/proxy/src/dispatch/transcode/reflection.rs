@@ -3,7 +3,7 @@
 //! logged, counted and kept for the admin API, and the last good descriptors stay in use.
 
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::HeaderMap;
 use prometheus_client::metrics::counter::Counter;
@@ -248,8 +248,7 @@ async fn ask(
     Ok(())
 }
 
+/// Now, in seconds since the Unix epoch, as the admin API shows fetch times.
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
+    yardmaster_core::unix_ms_now() / 1000
 }
