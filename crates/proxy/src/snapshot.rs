@@ -188,15 +188,18 @@ fn route_entry(
     local: &LocalServices,
 ) -> Result<RouteEntry, SnapshotError> {
     let route_name = route.name.clone().unwrap_or_default();
-    let (cluster_name, action) = if let Some(forward) = &route.forward {
-        let cluster = clusters
-            .get(&forward.cluster)
+    let cluster_of = |name: &String| {
+        clusters
+            .get(name)
+            .cloned()
             .ok_or_else(|| SnapshotError::UnknownCluster {
                 listener: listener.to_string(),
                 route: route_name.clone(),
-                cluster: forward.cluster.clone(),
-            })?
-            .clone();
+                cluster: name.clone(),
+            })
+    };
+    let (cluster_name, action) = if let Some(forward) = &route.forward {
+        let cluster = cluster_of(&forward.cluster)?;
         let rewrite = forward.rewrite.clone().unwrap_or_default();
         let matched_prefix = route.matcher.path.as_ref().and_then(|p| p.prefix.clone());
         let action = RouteAction::Forward(Forward {
@@ -223,14 +226,7 @@ fn route_entry(
         let cluster_name = fanout.cluster.name().clone();
         (cluster_name, RouteAction::Fanout(Arc::new(fanout)))
     } else if let Some(transcode) = &route.transcode {
-        let cluster = clusters
-            .get(&transcode.cluster)
-            .ok_or_else(|| SnapshotError::UnknownCluster {
-                listener: listener.to_string(),
-                route: route_name.clone(),
-                cluster: transcode.cluster.clone(),
-            })?
-            .clone();
+        let cluster = cluster_of(&transcode.cluster)?;
         let labels = RouteLabels {
             listener: listener.to_string(),
             route: route_name.clone(),
@@ -245,14 +241,7 @@ fn route_entry(
         let cluster_name = action.cluster.name().clone();
         (cluster_name, RouteAction::Transcode(Arc::new(action)))
     } else if let Some(envelope) = &route.envelope {
-        let cluster = clusters
-            .get(&envelope.cluster)
-            .ok_or_else(|| SnapshotError::UnknownCluster {
-                listener: listener.to_string(),
-                route: route_name.clone(),
-                cluster: envelope.cluster.clone(),
-            })?
-            .clone();
+        let cluster = cluster_of(&envelope.cluster)?;
         let action = Envelope::new(envelope, cluster);
         let cluster_name = action.cluster.name().clone();
         (cluster_name, RouteAction::Envelope(Arc::new(action)))
