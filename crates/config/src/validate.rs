@@ -23,6 +23,30 @@ const MAX_WORKERS: usize = 1024;
 /// Problems found, as `(field path, message)`; empty when the configuration is valid.
 pub(crate) type Problems = Vec<(String, String)>;
 
+/// The largest `max_message_bytes` (or `max_body_bytes`): 1 GiB, far above any sensible
+/// gRPC message.
+const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// An action's `timeout` at `{path}.timeout`: absent (no limit) or more than 0.
+fn check_call_timeout(path: &str, timeout: Option<std::time::Duration>, problems: &mut Problems) {
+    if timeout.is_some_and(|t| t.is_zero()) {
+        problems.push((
+            format!("{path}.timeout"),
+            "timeout must be greater than 0; leave it out for no limit".to_owned(),
+        ));
+    }
+}
+
+/// An action's size limit at `{path}.{key}`: 1 to [`MAX_MESSAGE_BYTES`].
+fn check_message_bytes(path: &str, key: &str, value: usize, problems: &mut Problems) {
+    if !(1..=MAX_MESSAGE_BYTES).contains(&value) {
+        problems.push((
+            format!("{path}.{key}"),
+            format!("{key} must be 1 to {MAX_MESSAGE_BYTES} (the default is 4194304)"),
+        ));
+    }
+}
+
 /// Checks every rule and reports every violation, in no particular order. Fills in missing
 /// route names as `<listener>#<index>` and lower-cases header names in `match.headers`.
 pub(crate) fn validate(config: &mut Config) -> Problems {

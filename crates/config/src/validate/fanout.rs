@@ -1,8 +1,8 @@
 //! Rules for the `fanout` action: a known cluster, `subscribe` only with merged replies,
 //! sane limits.
 
-use super::mirror::{check_cluster, MAX_MESSAGE_BYTES};
-use super::Problems;
+use super::mirror::check_cluster;
+use super::{check_call_timeout, check_message_bytes, Problems};
 use crate::model::{ClusterConfig, FanoutConfig, FanoutReplies};
 
 /// Checks the fan-out action at `path` (`listeners[i].routes[j].fanout`).
@@ -19,16 +19,11 @@ pub(super) fn check_fanout(
             "`subscribe` follows a streaming call; it needs `replies: merge`".to_owned(),
         ));
     }
-    if fanout.timeout.is_some_and(|t| t.is_zero()) {
-        problems.push((
-            format!("{path}.timeout"),
-            "timeout must be greater than 0; leave it out for no limit".to_owned(),
-        ));
-    }
-    if !(1..=MAX_MESSAGE_BYTES).contains(&fanout.max_message_bytes) {
-        problems.push((
-            format!("{path}.max_message_bytes"),
-            format!("max_message_bytes must be 1 to {MAX_MESSAGE_BYTES} (the default is 4194304)"),
-        ));
-    }
+    check_call_timeout(path, fanout.timeout, problems);
+    check_message_bytes(
+        path,
+        "max_message_bytes",
+        fanout.max_message_bytes,
+        problems,
+    );
 }

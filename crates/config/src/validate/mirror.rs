@@ -3,13 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::{known_cluster, Problems};
+use super::{check_call_timeout, check_message_bytes, known_cluster, Problems};
 use crate::model::{
     ClusterConfig, MessageType, MessageTypeConfig, MirrorConfig, MirrorTargetConfig,
 };
-
-/// The largest `max_message_bytes`: 1 GiB, far above any sensible gRPC message.
-pub(super) const MAX_MESSAGE_BYTES: usize = 1 << 30;
 
 /// Checks the mirror action at `path` (`listeners[i].routes[j].mirror`).
 pub(super) fn check_mirror(
@@ -201,24 +198,19 @@ fn check_responders(path: &str, targets: &[MirrorTargetConfig], problems: &mut P
 }
 
 fn check_limits(path: &str, mirror: &MirrorConfig, problems: &mut Problems) {
-    if mirror.timeout.is_some_and(|t| t.is_zero()) {
-        problems.push((
-            format!("{path}.timeout"),
-            "timeout must be greater than 0; leave it out for no limit".to_owned(),
-        ));
-    }
+    check_call_timeout(path, mirror.timeout, problems);
     if mirror.copy_timeout.is_zero() {
         problems.push((
             format!("{path}.copy_timeout"),
             "copy_timeout must be greater than 0 (the default is 30s)".to_owned(),
         ));
     }
-    if !(1..=MAX_MESSAGE_BYTES).contains(&mirror.max_message_bytes) {
-        problems.push((
-            format!("{path}.max_message_bytes"),
-            format!("max_message_bytes must be 1 to {MAX_MESSAGE_BYTES} (the default is 4194304)"),
-        ));
-    }
+    check_message_bytes(
+        path,
+        "max_message_bytes",
+        mirror.max_message_bytes,
+        problems,
+    );
 }
 
 /// A `cluster` key must name a defined cluster that speaks HTTP/2: mirror and fan-out

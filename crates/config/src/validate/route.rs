@@ -9,7 +9,9 @@ use http::{HeaderName, HeaderValue};
 
 use yardmaster_core::GrpcCode;
 
-use super::{fanout, known_cluster, mirror, transcode, Problems};
+use super::{
+    check_call_timeout, check_message_bytes, fanout, known_cluster, mirror, transcode, Problems,
+};
 use crate::model::{
     ClusterConfig, DenyConfig, ForwardConfig, HeaderMatchConfig, ListenerConfig, MatchConfig,
     PathMatchConfig, RouteConfig,
@@ -91,21 +93,8 @@ fn check_route(
     if let Some(envelope) = &route.envelope {
         let path = format!("{path}.envelope");
         mirror::check_cluster(&path, &envelope.cluster, clusters, problems);
-        if envelope.timeout.is_some_and(|t| t.is_zero()) {
-            problems.push((
-                format!("{path}.timeout"),
-                "timeout must be greater than 0; leave it out for no limit".to_owned(),
-            ));
-        }
-        if !(1..=mirror::MAX_MESSAGE_BYTES).contains(&envelope.max_body_bytes) {
-            problems.push((
-                format!("{path}.max_body_bytes"),
-                format!(
-                    "max_body_bytes must be 1 to {} (the default is 4194304)",
-                    mirror::MAX_MESSAGE_BYTES
-                ),
-            ));
-        }
+        check_call_timeout(&path, envelope.timeout, problems);
+        check_message_bytes(&path, "max_body_bytes", envelope.max_body_bytes, problems);
     }
 }
 
@@ -122,12 +111,7 @@ fn check_forward(
 ) {
     let path = format!("{route}.forward");
     known_cluster(&path, &forward.cluster, clusters, problems);
-    if forward.timeout.is_some_and(|t| t.is_zero()) {
-        problems.push((
-            format!("{path}.timeout"),
-            "timeout must be greater than 0; leave it out for no limit".to_owned(),
-        ));
-    }
+    check_call_timeout(&path, forward.timeout, problems);
     let Some(rewrite) = &forward.rewrite else {
         return;
     };

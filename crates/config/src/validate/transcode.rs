@@ -1,8 +1,8 @@
 //! Rules for the `transcode` action: an HTTP/2 cluster, one source of descriptors, HTTP
 //! rules that parse, forwardable headers, sane limits.
 
-use super::mirror::{check_cluster, MAX_MESSAGE_BYTES};
-use super::Problems;
+use super::mirror::check_cluster;
+use super::{check_call_timeout, check_message_bytes, Problems};
 use crate::model::{ClusterConfig, TranscodeConfig};
 use yardmaster_transcode::HeaderForwarding;
 
@@ -86,16 +86,11 @@ pub(super) fn check_transcode(
             ));
         }
     }
-    if transcode.timeout.is_some_and(|t| t.is_zero()) {
-        problems.push((
-            format!("{path}.timeout"),
-            "timeout must be greater than 0; leave it out for no limit".to_owned(),
-        ));
-    }
-    if !(1..=MAX_MESSAGE_BYTES).contains(&transcode.max_message_bytes) {
-        problems.push((
-            format!("{path}.max_message_bytes"),
-            format!("max_message_bytes must be 1 to {MAX_MESSAGE_BYTES} (the default is 4194304)"),
-        ));
-    }
+    check_call_timeout(path, transcode.timeout, problems);
+    check_message_bytes(
+        path,
+        "max_message_bytes",
+        transcode.max_message_bytes,
+        problems,
+    );
 }
